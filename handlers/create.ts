@@ -1,0 +1,17 @@
+import type { CreatePayload } from '../src/gitea/events.js';
+import { ignored, processed, type WebhookHandler } from './types.js';
+import { recordHead, taskForBranch } from './lib/tasks.js';
+
+/** A task branch was created: link it to its task, which an agent is now working on. */
+export const branchCreated: WebhookHandler<CreatePayload> = {
+  eventTypes: ['create'],
+  describe: 'links a new task-<id>-<slug> branch to its task (backlog -> in_progress)',
+  async handle(ctx, deps) {
+    const p = ctx.payload;
+    if (p.ref_type !== 'branch') return ignored(`${p.ref_type} created`);
+    const task = await taskForBranch(deps, ctx.project, p.ref);
+    if (!task) return ignored(`branch ${p.ref} is not a task branch of this project`);
+    await recordHead(deps, task.id, p.sha, { actor: p.sender.login, deliveryId: ctx.id, link: { branch: p.ref } });
+    return processed(`branch ${p.ref} linked to task ${task.id}`);
+  },
+};

@@ -1,0 +1,17 @@
+import type { PullRequestPayload } from '../src/gitea/events.js';
+import { ignored, type WebhookHandler } from './types.js';
+import { taskForPull } from './lib/tasks.js';
+import { linkAndPreview } from './pull-request.js';
+
+/** New commits on a task PR: the approval goes stale and the new head gets its preview. */
+export const pullRequestSync: WebhookHandler<PullRequestPayload> = {
+  eventTypes: ['pull_request_sync'],
+  describe: 'new commits on a task PR: re-link the head, stale approval, redeploy the preview (bursts deploy once)',
+  async handle(ctx, deps) {
+    const pr = ctx.payload.pull_request;
+    if (pr.state !== 'open') return ignored(`#${pr.number} is ${pr.state}`);
+    const task = await taskForPull(deps, ctx.project, pr);
+    if (!task) return ignored(`#${pr.number} belongs to no task`);
+    return linkAndPreview(ctx, deps, task);
+  },
+};

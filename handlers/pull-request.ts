@@ -1,0 +1,93 @@
+import type { PullRequestPayload } from '../src/gitea/events.js';
+import { prBranch } from '../src/gitea/events.js';
+import { TransitionError } from '../src/errors.js';
+import type { Task } from '../src/tasks/model.js';
+import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
+import { recordHead, taskForPull } from './lib/tasks.js';
+
+/** Links the PR and its head to the task, then deploys a preview of that head (debounced). */
+export async function linkAndPreview(ctx: WebhookContext<PullRequestPayload>, deps: HandlerDeps, task: Task): Promise<HandlerResult> {
+  const pr = ctx.payload.pull_request;
+  if (task.state === 'cancelled' || task.state === 'production') {
+    return ignored(`task ${task.id} is ${task.state}; pull request #${pr.number} not linked`);
+  }
+  await recordHead(deps, task.id, pr.head.sha, {
+    actor: ctx.payload.sender.login,
+    deliveryId: ctx.id,
+    link: { pr_number: pr.number, pr_url: pr.html_url, branch: prBranch(pr) },
+  });
+  const jobId = await deps.jobs.deployPreview(task.id, `pull request #${pr.number} ${ctx.payload.action}`);
+  return processed(`task ${task.id} linked to #${pr.number}; preview job ${jobId}`);
+}
+
+async function merged(ctx: WebhookContext<PullRequestPayload>, deps: HandlerDeps): Promise<HandlerResult> {
+  const { project } = ctx;
+  const pr = ctx.payload.pull_request;
+  const actor = ctx.payload.sender.login;
+  if (pr.base.ref === project.defaultBranch && prBranch(pr) === project.stagingBranch) {
+    // A promotion: whatever was in staging is now in production.
+    const staged = await deps.tasks.inStates(project.id, ['staging']);
+    for (const t of staged) {
+      await deps.tasks.transition(t.id, 'production', { source: 'gitea', actor, reason: `promoted by #${pr.number}`, deliveryId: ctx.id });
+    }
+    return processed(`promotion #${pr.number}: ${staged.length} task(s) in production`);
+  }
+  const task = await taskForPull(deps, project, pr);
+  if (!task) return ignored(`#${pr.number} belongs to no task`);
+  const target = pr.base.ref === project.stagingBranch ? 'staging' : pr.base.ref === project.defaultBranch ? 'production' : null;
+  if (!target) return ignored(`#${pr.number} merged into ${pr.base.ref}, neither staging nor the default branch`);
+  if (task.state === 'cancelled') return ignored(`task ${task.id} is cancelled`);
+  await deps.tasks.transition(task.id, target, {
+    source: 'gitea',
+    actor,
+    reason: `#${pr.number} merged into ${pr.base.ref}`,
+    deliveryId: ctx.id,
+    patch: { pr_number: pr.number, pr_url: pr.html_url },
+  });
+  await deps.jobs.teardownPreview(task.id, `#${pr.number} merged`);
+  return processed(`task ${task.id} -> ${target}`);
+}
+
+async function closedUnmerged(ctx: WebhookContext<PullRequestPayload>, deps: HandlerDeps): Promise<HandlerResult> {
+  const pr = ctx.payload.pull_request;
+  const task = await taskForPull(deps, ctx.project, pr);
+  if (!task) return ignored(`#${pr.number} belongs to no task`);
+  await deps.jobs.teardownPreview(task.id, `#${pr.number} closed`);
+  if (task.state === 'ready_to_test' || task.state === 'approved') {
+    try {
+      await deps.tasks.transition(task.id, 'in_progress', {
+        source: 'gitea',
+        actor: ctx.payload.sender.login,
+        reason: `#${pr.number} closed without merge`,
+        deliveryId: ctx.id,
+        patch: { preview_url: null },
+      });
+    } catch (err) {
+      if (!(err instanceof TransitionError)) throw err;
+    }
+  }
+  return processed(`#${pr.number} closed: preview torn down, task ${task.id} is back in progress`);
+}
+
+export const pullRequest: WebhookHandler<PullRequestPayload> = {
+  eventTypes: ['pull_request'],
+  describe: 'links task PRs and deploys previews; merges move tasks to staging or production; closes tear previews down',
+  async handle(ctx, deps) {
+    const { action, pull_request: pr } = ctx.payload;
+    switch (action) {
+      case 'opened':
+      case 'reopened':
+      case 'edited': {
+        if (pr.state !== 'open') return ignored(`#${pr.number} is ${pr.state}`);
+        const task = await taskForPull(deps, ctx.project, pr);
+        if (!task) return ignored(`#${pr.number} belongs to no task`);
+        if (action === 'edited' && task.prNumber === pr.number) return ignored('already linked');
+        return linkAndPreview(ctx, deps, task);
+      }
+      case 'closed':
+        return pr.merged ? merged(ctx, deps) : closedUnmerged(ctx, deps);
+      default:
+        return ignored(`pull_request action ${action} needs nothing`);
+    }
+  },
+};

@@ -1,0 +1,31 @@
+import type { PushPayload } from '../src/gitea/events.js';
+import { ignored, processed, type WebhookHandler } from './types.js';
+import { recordHead, taskForBranch } from './lib/tasks.js';
+
+const ZERO_SHA = /^0+$/;
+
+/** Pushes to task branches move their tasks; pushes to staging or the default branch drive the Argo CD sync. */
+export const push: WebhookHandler<PushPayload> = {
+  eventTypes: ['push'],
+  describe: 'task branch pushes (first push, stale approval); staging/default branch pushes (environment sync)',
+  async handle(ctx, deps) {
+    const p = ctx.payload;
+    if (!p.ref.startsWith('refs/heads/')) return ignored(`push to ${p.ref} (not a branch)`);
+    if (ZERO_SHA.test(p.after)) return ignored('branch deleted');
+    const branch = p.ref.slice('refs/heads/'.length);
+    const { project } = ctx;
+
+    if (branch === project.stagingBranch || branch === project.defaultBranch) {
+      const environment = branch === project.stagingBranch ? 'staging' : 'production';
+      const application = environment === 'staging' ? project.argocdApplication : project.argocdProductionApplication;
+      if (!application) return processed(`push to ${branch} recorded; no Argo CD application configured for ${environment}`);
+      const jobId = await deps.jobs.syncEnvironment(project.id, environment, p.after);
+      return processed(`push to ${branch} queued ${environment} sync ${jobId}`);
+    }
+
+    const task = await taskForBranch(deps, project, branch);
+    if (!task) return ignored(`branch ${branch} is not a task branch of this project`);
+    const { moved } = await recordHead(deps, task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
+    return processed(`push to task ${task.id}${moved ? ' moved it' : ''}`);
+  },
+};

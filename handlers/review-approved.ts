@@ -1,0 +1,28 @@
+import type { PullRequestPayload } from '../src/gitea/events.js';
+import { ignored, processed, type WebhookHandler } from './types.js';
+import { taskForPull } from './lib/tasks.js';
+import { refuse } from './lib/refuse.js';
+
+/** An approving review by someone with write access approves the task at the reviewed head. */
+export const reviewApproved: WebhookHandler<PullRequestPayload> = {
+  eventTypes: ['pull_request_review_approved'],
+  describe: 'approving review by a writer: task -> approved, review text kept as feedback',
+  async handle(ctx, deps) {
+    const { pull_request: pr, sender, review } = ctx.payload;
+    const task = await taskForPull(deps, ctx.project, pr);
+    if (!task) return ignored(`#${pr.number} belongs to no task`);
+    if (!(await deps.permissions.canWrite(ctx.project.repo, sender.login))) {
+      await refuse(ctx, deps, pr.number, `@${sender.login}, your approval was noted, but only people with write access can approve task ${task.id}.`);
+      return ignored(`${sender.login} has no write access`);
+    }
+    if (review?.content) await deps.tasks.addFeedback(task.id, { kind: 'approved', author: sender.login, body: review.content, deliveryId: ctx.id });
+    await deps.tasks.transition(task.id, 'approved', {
+      source: 'gitea',
+      actor: sender.login,
+      reason: `approved in a review of #${pr.number}`,
+      deliveryId: ctx.id,
+      patch: { head_sha: pr.head.sha },
+    });
+    return processed(`task ${task.id} approved by ${sender.login}`);
+  },
+};

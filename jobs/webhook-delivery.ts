@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { isHandledEventType } from '../src/gitea/events.js';
+import { TransitionError } from '../src/errors.js';
+import { handlerFor } from '../handlers/index.js';
+import type { DeliveryRow } from '../src/webhooks/deliveries.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+const LOCK_MS = 120_000;
+const WAIT_MS = 100;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** Waits its turn: a later delivery about the same PR or task is delayed until the earlier ones are done. */
+async function waitTurn(job: Job, token: string | undefined, deps: JobDeps, d: DeliveryRow): Promise<(() => Promise<void>) | null> {
+  if (!d.ordering_key) return async () => undefined;
+  const lockKey = `${deps.redisPrefix}:order:${d.ordering_key}`;
+  const owner = randomUUID();
+  const locked = await deps.redis.set(lockKey, owner, 'PX', LOCK_MS, 'NX');
+  const release = async () => {
+    await deps.redis.eval(RELEASE, 1, lockKey, owner).catch(() => undefined);
+  };
+  if (locked && !(await deps.deliveries.hasEarlierPending(d.ordering_key, Number(d.seq)))) return release;
+  if (locked) await release();
+  await job.moveToDelayed(Date.now() + WAIT_MS, token);
+  return null;
+}
+
+export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
+  queue: 'webhooks',
+  name: 'delivery',
+  async process(job, deps, token) {
+    const { deliveryId } = job.data;
+    const d = await deps.deliveries.get(deliveryId);
+    if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
+    if (d.status === 'processed' || d.status === 'ignored' || d.status === 'failed') return { status: d.status, skipped: true };
+
+    const release = await waitTurn(job, token, deps, d);
+    if (!release) throw new DelayedError();
+    const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });
+    try {
+      await deps.deliveries.startAttempt(deliveryId);
+      const eventType = d.event_type;
+      const handler = isHandledEventType(eventType) ? handlerFor(eventType) : undefined;
+      const project = d.repository ? await deps.projects.findByRepo(d.repository) : null;
+      if (!handler || !project) {
+        const note = !handler ? `no handler for ${eventType}` : `repository ${d.repository ?? '(none)'} is not an aiworker project`;
+        await deps.deliveries.finish(deliveryId, 'ignored', note);
+        return { status: 'ignored', note };
+      }
+      let result;
+      try {
+        result = await handler.handle(
+          { id: deliveryId, event: d.event, eventType: eventType as never, action: d.action, payload: JSON.parse(d.payload), project, log },
+          deps,
+        );
+      } catch (err) {
+        // A refused transition is a fact about the task, not a fault: retrying cannot change it.
+        if (!(err instanceof TransitionError)) throw err;
+        result = { status: 'ignored' as const, note: err.message };
+      }
+      await deps.deliveries.finish(deliveryId, result.status, result.status === 'ignored' ? (result.note ?? null) : null);
+      log.info({ status: result.status, note: result.note }, 'delivery handled');
+      return result;
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+      if (last) await deps.deliveries.finish(deliveryId, 'failed', message);
+      else await deps.deliveries.recordError(deliveryId, message);
+      log.warn({ err, attempt: job.attemptsMade + 1, last }, 'delivery handler failed');
+      throw err;
+    } finally {
+      await release();
+    }
+  },
+};

@@ -1,0 +1,38 @@
+import type { Knex } from 'knex';
+import type { Cache } from '../cache.js';
+import type { FeedPublisher } from '../feed/publisher.js';
+import { appendEvent, type FeedEvent, type NewEvent } from '../feed/events.js';
+
+export interface Tx {
+  trx: Knex.Transaction;
+  /** Appends to the event log inside this transaction; published only after the commit. */
+  emit(event: NewEvent): Promise<FeedEvent>;
+  /** Marks cache generations to invalidate after the commit. */
+  touch(...gens: string[]): void;
+}
+
+export interface UnitOfWorkDeps {
+  db: Knex;
+  cache: Cache;
+  feed: FeedPublisher;
+}
+
+/** Runs fn in a transaction; after the commit, invalidates what it touched and publishes what it emitted. */
+export async function unitOfWork<T>(deps: UnitOfWorkDeps, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const events: FeedEvent[] = [];
+  const touched: string[] = [];
+  const result = await deps.db.transaction(async (trx) =>
+    fn({
+      trx,
+      emit: async (event) => {
+        const stored = await appendEvent(trx, event);
+        events.push(stored);
+        return stored;
+      },
+      touch: (...gens) => touched.push(...gens),
+    }),
+  );
+  await deps.cache.bump(touched);
+  if (events.length) await deps.feed.publish(events);
+  return result;
+}

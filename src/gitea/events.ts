@@ -1,0 +1,147 @@
+import { taskIdFromBody, taskIdFromBranch } from '../tasks/model.js';
+
+/** The X-Gitea-Event-Type values aiworker acts on (WEBHOOKS.md §3); anything else is recorded as ignored. */
+export const HANDLED_EVENT_TYPES = [
+  'create',
+  'push',
+  'pull_request',
+  'pull_request_sync',
+  'pull_request_review_approved',
+  'pull_request_review_rejected',
+  'pull_request_comment',
+  'issue_comment',
+  'issues',
+  'issue_label',
+] as const;
+export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
+
+export function isHandledEventType(t: string): t is HandledEventType {
+  return (HANDLED_EVENT_TYPES as readonly string[]).includes(t);
+}
+
+/* Only the fields aiworker reads; Gitea sends many more (see reference/gitea/WEBHOOKS.md §5). */
+export interface GiteaUser {
+  id: number;
+  login: string;
+}
+export interface GiteaRepo {
+  id: number;
+  name: string;
+  full_name: string;
+  default_branch?: string;
+  owner: GiteaUser;
+  html_url?: string;
+}
+export interface GiteaPrBranch {
+  label: string;
+  ref: string;
+  sha: string;
+}
+export interface GiteaPull {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  html_url: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  merge_commit_sha: string | null;
+  head: GiteaPrBranch;
+  base: GiteaPrBranch;
+  user?: GiteaUser;
+}
+export interface GiteaIssue {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  html_url?: string;
+  labels?: Array<{ name: string }>;
+  pull_request?: { merged?: boolean; html_url?: string } | null;
+}
+export interface PushPayload {
+  ref: string;
+  before: string;
+  after: string;
+  commits?: Array<{ id: string; message: string }>;
+  repository: GiteaRepo;
+  sender: GiteaUser;
+}
+export interface CreatePayload {
+  ref: string;
+  ref_type: 'branch' | 'tag';
+  sha: string;
+  repository: GiteaRepo;
+  sender: GiteaUser;
+}
+export interface PullRequestPayload {
+  action: string;
+  number: number;
+  pull_request: GiteaPull;
+  repository: GiteaRepo;
+  sender: GiteaUser;
+  review?: { type: string; content: string } | null;
+}
+export interface IssueCommentPayload {
+  action: 'created' | 'edited' | 'deleted';
+  issue: GiteaIssue;
+  pull_request?: GiteaPull | null;
+  comment: { id: number; body: string; user: GiteaUser; html_url?: string };
+  repository: GiteaRepo;
+  sender: GiteaUser;
+  is_pull: boolean;
+}
+export interface IssuesPayload {
+  action: string;
+  number: number;
+  issue: GiteaIssue;
+  repository: GiteaRepo;
+  sender: GiteaUser;
+  label?: { name: string } | null;
+}
+
+type Loose = Record<string, unknown> & {
+  repository?: { full_name?: string };
+  pull_request?: { number?: number; head?: { ref?: string; label?: string }; body?: string | null };
+  issue?: { number?: number; body?: string | null };
+  number?: number;
+  ref?: string;
+  action?: string;
+};
+
+export function repositoryOf(payload: unknown): string | null {
+  const name = (payload as Loose)?.repository?.full_name;
+  return typeof name === 'string' ? name : null;
+}
+
+export function actionOf(payload: unknown): string | null {
+  const action = (payload as Loose)?.action;
+  return typeof action === 'string' ? action : null;
+}
+
+/** A pull request's branch name survives head-branch deletion in `head.label` (WEBHOOKS.md §5). */
+export function prBranch(pr: { head?: { ref?: string; label?: string } } | null | undefined): string | null {
+  const ref = pr?.head?.ref;
+  if (ref && !ref.startsWith('refs/pull/')) return ref;
+  return pr?.head?.label ?? null;
+}
+
+/**
+ * Deliveries with the same key are handled one at a time in delivery order: the same task when
+ * the branch or a `Task:` line names it, otherwise the same pull request, issue or branch.
+ */
+export function orderingKey(eventType: string, payload: unknown): string | null {
+  const p = payload as Loose;
+  const repo = repositoryOf(p);
+  if (!repo || typeof p !== 'object') return null;
+  const pr = p.pull_request ?? null;
+  const taskId =
+    taskIdFromBranch(prBranch(pr)) ??
+    taskIdFromBody(pr?.body) ??
+    (typeof p.ref === 'string' ? taskIdFromBranch(p.ref) : null);
+  if (taskId !== null) return `${repo}|task:${taskId}`;
+  const number = pr?.number ?? p.issue?.number ?? (eventType.startsWith('pull_request') ? p.number : undefined);
+  if (typeof number === 'number') return `${repo}|issue:${number}`;
+  if (typeof p.ref === 'string') return `${repo}|ref:${p.ref.replace(/^refs\/heads\//, '')}`;
+  return null;
+}

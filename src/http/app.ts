@@ -1,0 +1,37 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { errorHandler } from './errors.js';
+import { requireApiToken } from './auth.js';
+
+export interface AppOptions {
+  log: Logger;
+  metrics: Metrics;
+  apiToken: string | null;
+  /** Routes open to anyone (health, webhooks with their own signature check, the dashboard). */
+  publicRoutes: Router[];
+  /** Routes under /api behind the bearer token. */
+  apiRoutes: Router[];
+}
+
+export function createApp(opts: AppOptions): Koa {
+  const app = new Koa({ proxy: true });
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      opts.metrics.httpRequests.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+    }
+  });
+  app.use(errorHandler(opts.log));
+  for (const r of opts.publicRoutes) app.use(r.routes()).use(r.allowedMethods());
+  const api = new Router();
+  api.use('/api', requireApiToken(opts.apiToken));
+  for (const r of opts.apiRoutes) api.use(r.routes(), r.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
+  return app;
+}

@@ -1,0 +1,42 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { readJsonBody } from '../body.js';
+import { validate } from '../validate.js';
+import { badRequest } from '../../errors.js';
+import { pageQuery } from '../../pagination.js';
+import { MERGE_STYLES, type ProjectService } from '../../projects/service.js';
+
+const branch = z.string().min(1).max(255).regex(/^[^\s~^:?*[\\]+$/, 'must be a valid branch name');
+
+const newProject = z.object({
+  name: z.string().trim().min(1).max(200),
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/name"'),
+  defaultBranch: branch.optional(),
+  stagingBranch: branch.optional(),
+  previewImage: z.string().min(1).max(500).nullable().optional(),
+  argocdApplication: z.string().min(1).max(253).nullable().optional(),
+  argocdProductionApplication: z.string().min(1).max(253).nullable().optional(),
+  mergeStyle: z.enum(MERGE_STYLES).optional(),
+  previewSettings: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const idParam = z.coerce.number().int().positive();
+
+export function projectRoutes(deps: { projects: ProjectService }): Router {
+  const router = new Router();
+  router.post('/api/projects', async (ctx) => {
+    const input = validate(newProject, await readJsonBody(ctx));
+    if (input.defaultBranch && input.stagingBranch && input.defaultBranch === input.stagingBranch) {
+      throw badRequest('invalid body: stagingBranch: must differ from defaultBranch');
+    }
+    ctx.status = 201;
+    ctx.body = await deps.projects.create(input);
+  });
+  router.get('/api/projects', async (ctx) => {
+    ctx.body = await deps.projects.list(validate(pageQuery, ctx.query, 'query'));
+  });
+  router.get('/api/projects/:id', async (ctx) => {
+    ctx.body = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+  });
+  return router;
+}

@@ -1,0 +1,200 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Router from '@koa/router';
+import type { Config } from './config.js';
+import { createLogger, safeUrl, type Logger } from './log.js';
+import { createDatabaseIfMissing, createDb, migrate, ping, type Db } from './db/connect.js';
+import { createRedis, type Redis } from './redis.js';
+import { Cache } from './cache.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { RedisFeedPublisher } from './feed/publisher.js';
+import { TaskService } from './tasks/service.js';
+import { ProjectService } from './projects/service.js';
+import { AgentService } from './agents/service.js';
+import { Queues } from './queue/queues.js';
+import { JobScheduler } from './queue/scheduler.js';
+import { WorkerPool } from './queue/workers.js';
+import { DeliveryStore } from './webhooks/deliveries.js';
+import { DeliveryQueue } from './webhooks/delivery-queue.js';
+import { DeliveryRecovery } from './webhooks/recovery.js';
+import { GiteaClient } from './gitea/client.js';
+import { Replier } from './gitea/replies.js';
+import { PermissionChecker } from './gitea/permissions.js';
+import { Shutdown } from './lifecycle/shutdown.js';
+import { createApp } from './http/app.js';
+import { healthRoutes, type HealthCheck } from './http/routes/health.js';
+import { projectRoutes } from './http/routes/projects.js';
+import { taskRoutes } from './http/routes/tasks.js';
+import { agentRoutes } from './http/routes/agents.js';
+import { deliveryRoutes } from './http/routes/deliveries.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
+import { JOBS } from '../jobs/index.js';
+import type { JobDeps } from '../jobs/types.js';
+
+export interface ServiceOverrides {
+  log?: Logger;
+  /** Recovery timing; tests shorten it. */
+  recovery?: { intervalMs: number; staleAfterMs: number };
+  previewDebounceMs?: number;
+}
+
+export interface Service {
+  config: Config;
+  log: Logger;
+  db: Db;
+  redis: Redis;
+  metrics: Metrics;
+  tasks: TaskService;
+  projects: ProjectService;
+  agents: AgentService;
+  deliveries: DeliveryStore;
+  queues: Queues;
+  jobs: JobScheduler;
+  recovery: DeliveryRecovery;
+  /** Where the web role listens (null for a worker). */
+  url: string | null;
+  shutdown: Shutdown;
+  stop(): Promise<void>;
+}
+
+/** Wiring only: config -> dependencies -> roles -> shutdown. */
+export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const shutdown = new Shutdown(log);
+  log.info({ role: config.role, database: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl) }, 'starting aiworker');
+  for (const [name, value] of [
+    ['API_TOKEN', config.apiToken],
+    ['FEED_TOKEN', config.feedToken],
+    ['GITEA_WEBHOOK_SECRET', config.webhookSecrets.length ? 'set' : null],
+  ] as const) {
+    if (!value) log.warn(`${name} is not set: that surface refuses every request until it is`);
+  }
+  log.info(config.gitea ? { gitea: config.gitea.url } : {}, config.gitea ? 'Gitea API configured' : 'Gitea not configured: comments, statuses and merges are logged, not sent');
+  log.info(config.kube ? 'Kubernetes configured: previews are deployed' : 'Kubernetes not configured: previews run in dry-run mode (manifests rendered and stored, nothing deployed)');
+
+  await createDatabaseIfMissing(config.databaseUrl);
+  const db = createDb(config.databaseUrl);
+  shutdown.add('mysql', () => db.destroy());
+  const applied = await migrate(db);
+  if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+
+  const redis = createRedis(config.redisUrl);
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  shutdown.add('redis', () => void redis.disconnect());
+
+  const metrics = createMetrics();
+  const cache = new Cache(redis, config.redisPrefix, log);
+  const feed = new RedisFeedPublisher(redis, config.redisPrefix, log);
+  const tasks = new TaskService({ db, cache, feed });
+  const projects = new ProjectService({ db, cache });
+  const agents = new AgentService({ db, cache, feed });
+  const deliveries = new DeliveryStore(db);
+  const queues = new Queues({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  shutdown.add('queues', () => queues.close());
+  const jobs = new JobScheduler(queues, { previewDebounceMs: overrides.previewDebounceMs });
+  const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
+
+  const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log }) : null;
+  let botLogin: string | null = config.gitea?.botLogin ?? null;
+  const resolveBotLogin = async () => {
+    if (botLogin || !gitea) return botLogin;
+    try {
+      botLogin = (await gitea.getCurrentUser()).login;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not ask Gitea who the bot is; set GITEA_BOT_LOGIN');
+    }
+    return botLogin;
+  };
+  const replies = new Replier({ api: gitea, log });
+  const permissions = new PermissionChecker({ api: gitea, redis, prefix: config.redisPrefix, ttlSeconds: config.permissionCacheSeconds, log });
+
+  const recovery = new DeliveryRecovery(
+    { deliveries, queues, queue: deliveryQueue, log, metrics },
+    { intervalMs: overrides.recovery?.intervalMs ?? 5000, staleAfterMs: overrides.recovery?.staleAfterMs ?? 15_000, batch: 500 },
+  );
+
+  const jobDeps: JobDeps = {
+    tasks,
+    projects,
+    jobs,
+    replies,
+    permissions,
+    botLogin: resolveBotLogin,
+    log,
+    deliveries,
+    redis,
+    redisPrefix: config.redisPrefix,
+  };
+
+  let url: string | null = null;
+  if (config.role === 'worker' || config.role === 'all') {
+    const pool = new WorkerPool(JOBS, jobDeps, {
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      concurrency: { webhooks: config.webhookConcurrency, deploy: config.deployConcurrency, merge: 1, cleanup: 1, tasks: 4 },
+    }, log, metrics);
+    pool.start();
+    shutdown.add('workers', () => pool.close());
+  }
+  recovery.start();
+  shutdown.add('recovery', () => recovery.stop());
+
+  if (config.role === 'web' || config.role === 'all') {
+    const checks: HealthCheck[] = [
+      { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
+      { name: 'redis', critical: true, run: async () => (await redis.ping(), { status: 'ok' }) },
+      {
+        name: 'gitea',
+        critical: false,
+        run: async () => (gitea ? (await gitea.getVersion(), { status: 'ok' }) : { status: 'not configured' }),
+      },
+      {
+        name: 'kubernetes',
+        critical: false,
+        run: async () => ({ status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' }),
+      },
+    ];
+    const publicRoutes: Router[] = [
+      healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress }),
+      webhookRoutes({ deliveries, queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
+    ];
+    const apiRoutes: Router[] = [
+      projectRoutes({ projects }),
+      taskRoutes({ tasks }),
+      agentRoutes({ agents }),
+      deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),
+    ];
+    const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
+    const server = http.createServer(app.callback());
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    url = `http://127.0.0.1:${port}`;
+    shutdown.add('http', () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    }));
+    log.info({ port }, 'listening');
+  }
+
+  return {
+    config,
+    log,
+    db,
+    redis,
+    metrics,
+    tasks,
+    projects,
+    agents,
+    deliveries,
+    queues,
+    jobs,
+    recovery,
+    url,
+    shutdown,
+    stop: () => shutdown.run(),
+  };
+}

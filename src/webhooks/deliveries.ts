@@ -1,0 +1,139 @@
+import type { Knex } from 'knex';
+import { notFound } from '../errors.js';
+import type { Page } from '../pagination.js';
+
+export const DELIVERY_STATUSES = ['received', 'queued', 'processed', 'ignored', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface DeliveryRow {
+  seq: number | string;
+  delivery_id: string;
+  event: string;
+  event_type: string;
+  action: string | null;
+  repository: string | null;
+  ordering_key: string | null;
+  payload: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_error: string | null;
+  received_at: Date;
+  queued_at: Date | null;
+  processed_at: Date | null;
+}
+
+export interface DeliveryView {
+  id: string;
+  event: string;
+  eventType: string;
+  action: string | null;
+  repository: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  receivedAt: string;
+  processedAt: string | null;
+}
+
+export interface NewDelivery {
+  id: string;
+  event: string;
+  eventType: string;
+  action: string | null;
+  repository: string | null;
+  orderingKey: string | null;
+  payload: string;
+}
+
+const toView = (r: DeliveryRow): DeliveryView => ({
+  id: r.delivery_id,
+  event: r.event,
+  eventType: r.event_type,
+  action: r.action,
+  repository: r.repository,
+  status: r.status,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  receivedAt: new Date(r.received_at).toISOString(),
+  processedAt: r.processed_at ? new Date(r.processed_at).toISOString() : null,
+});
+
+/** The durable record of every delivery: MySQL is the truth, the queue only a way to run it. */
+export class DeliveryStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Stores a delivery once; false when its id was seen before. */
+  async insert(d: NewDelivery): Promise<boolean> {
+    const result = await this.db.raw(
+      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'received')`,
+      [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload],
+    );
+    return (result[0] as { affectedRows: number }).affectedRows === 1;
+  }
+
+  async get(id: string): Promise<DeliveryRow | null> {
+    return (await this.db<DeliveryRow>('webhook_deliveries').where({ delivery_id: id }).first()) ?? null;
+  }
+
+  /** received -> queued; never moves a delivery a worker has already finished. */
+  async markQueued(id: string): Promise<void> {
+    await this.db('webhook_deliveries')
+      .where({ delivery_id: id })
+      .whereIn('status', ['received', 'queued'])
+      .update({ status: 'queued', queued_at: new Date() });
+  }
+
+  async startAttempt(id: string): Promise<void> {
+    await this.db('webhook_deliveries').where({ delivery_id: id }).increment('attempts', 1);
+  }
+
+  async finish(id: string, status: 'processed' | 'ignored' | 'failed', lastError: string | null = null): Promise<void> {
+    await this.db('webhook_deliveries')
+      .where({ delivery_id: id })
+      .update({ status, last_error: lastError, processed_at: new Date() });
+  }
+
+  async recordError(id: string, lastError: string): Promise<void> {
+    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: lastError });
+  }
+
+  /** Is an earlier delivery about the same pull request or task still waiting to be handled? */
+  async hasEarlierPending(orderingKey: string, seq: number): Promise<boolean> {
+    const row = await this.db('webhook_deliveries')
+      .where({ ordering_key: orderingKey })
+      .andWhere('seq', '<', seq)
+      .whereIn('status', ['received', 'queued'])
+      .first('seq');
+    return !!row;
+  }
+
+  /** Deliveries MySQL shows as pending for longer than olderThanMs: candidates for queueing again. */
+  async pending(olderThanMs: number, limit: number): Promise<DeliveryRow[]> {
+    const cutoff = new Date(Date.now() - olderThanMs);
+    return this.db<DeliveryRow>('webhook_deliveries')
+      .whereIn('status', ['received', 'queued'])
+      .andWhere((q) => q.where('status', 'received').andWhere('received_at', '<', cutoff).orWhere('queued_at', '<', cutoff))
+      .orderBy('seq')
+      .limit(limit);
+  }
+
+  /** Marks a delivery to be handled again (replay). */
+  async reset(id: string): Promise<void> {
+    const n = await this.db('webhook_deliveries')
+      .where({ delivery_id: id })
+      .update({ status: 'received', last_error: null, processed_at: null, received_at: new Date() });
+    if (!n) throw notFound(`delivery ${id}`);
+  }
+
+  async list(filter: { status?: DeliveryStatus }, page: Page): Promise<{ deliveries: DeliveryView[]; total: number }> {
+    const base = this.db<DeliveryRow>('webhook_deliveries').modify((q) => {
+      if (filter.status) q.where('status', filter.status);
+    });
+    const [rows, [{ total }]] = await Promise.all([
+      base.clone().orderBy('seq', 'desc').limit(page.limit).offset(page.offset),
+      base.clone().count({ total: '*' }),
+    ]);
+    return { deliveries: (rows as DeliveryRow[]).map(toView), total: Number(total) };
+  }
+}
