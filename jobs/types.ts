@@ -3,12 +3,24 @@ import type { Redis } from 'ioredis';
 import type { QueueName } from '../src/queue/queues.js';
 import type { DeliveryStore } from '../src/webhooks/deliveries.js';
 import type { HandlerDeps } from '../handlers/types.js';
+import type { Config } from '../src/config.js';
+import type { GiteaClient } from '../src/gitea/client.js';
+import type { PreviewCluster } from '../src/k8s/cluster.js';
+import type { Metrics } from '../src/metrics.js';
+import type { Db } from '../src/db/connect.js';
 
 /** What job processors may use; built once in src/main.ts. */
 export interface JobDeps extends HandlerDeps {
   deliveries: DeliveryStore;
   redis: Redis;
   redisPrefix: string;
+  config: Config;
+  db: Db;
+  metrics: Metrics;
+  /** Null when Gitea is not configured: comments and statuses are logged instead. */
+  gitea: GiteaClient | null;
+  /** Null when Kubernetes is not configured: previews and syncs run as dry-runs. */
+  cluster: PreviewCluster | null;
 }
 
 export interface JobDefinition<D = Record<string, unknown>> {

@@ -18,6 +18,7 @@ import { DeliveryStore } from './webhooks/deliveries.js';
 import { DeliveryQueue } from './webhooks/delivery-queue.js';
 import { DeliveryRecovery } from './webhooks/recovery.js';
 import { GiteaClient } from './gitea/client.js';
+import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
 import { Replier } from './gitea/replies.js';
 import { PermissionChecker } from './gitea/permissions.js';
 import { Shutdown } from './lifecycle/shutdown.js';
@@ -36,6 +37,8 @@ export interface ServiceOverrides {
   /** Recovery timing; tests shorten it. */
   recovery?: { intervalMs: number; staleAfterMs: number };
   previewDebounceMs?: number;
+  /** A cluster to use instead of the one KUBECONFIG describes (tests). */
+  cluster?: PreviewCluster | null;
 }
 
 export interface Service {
@@ -70,7 +73,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     if (!value) log.warn(`${name} is not set: that surface refuses every request until it is`);
   }
   log.info(config.gitea ? { gitea: config.gitea.url } : {}, config.gitea ? 'Gitea API configured' : 'Gitea not configured: comments, statuses and merges are logged, not sent');
-  log.info(config.kube ? 'Kubernetes configured: previews are deployed' : 'Kubernetes not configured: previews run in dry-run mode (manifests rendered and stored, nothing deployed)');
+  log.info(config.kube || overrides.cluster ? 'Kubernetes configured: previews are deployed' : 'Kubernetes not configured: previews run in dry-run mode (manifests rendered and stored, nothing deployed)');
 
   await createDatabaseIfMissing(config.databaseUrl);
   const db = createDb(config.databaseUrl);
@@ -105,6 +108,16 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     }
     return botLogin;
   };
+  const cluster =
+    overrides.cluster !== undefined
+      ? overrides.cluster
+      : config.kube
+        ? createKubeCluster({
+            kubeconfigPath: config.kube.kubeconfigPath ?? undefined,
+            inCluster: config.kube.inCluster,
+            argocdNamespace: config.kube.argocdNamespace,
+          })
+        : null;
   const replies = new Replier({ api: gitea, log });
   const permissions = new PermissionChecker({ api: gitea, redis, prefix: config.redisPrefix, ttlSeconds: config.permissionCacheSeconds, log });
 
@@ -124,6 +137,11 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     deliveries,
     redis,
     redisPrefix: config.redisPrefix,
+    config,
+    db,
+    metrics,
+    gitea,
+    cluster,
   };
 
   let url: string | null = null;
@@ -151,7 +169,10 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       {
         name: 'kubernetes',
         critical: false,
-        run: async () => ({ status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' }),
+        run: async () =>
+          cluster
+            ? (await cluster.ping(), { status: 'ok' })
+            : { status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' },
       },
     ];
     const publicRoutes: Router[] = [
