@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('settings', () => {
+  it('has defaults for a local machine', () => {
+    const c = loadConfig({});
+    expect(c.port).to.equal(3000);
+    expect(c.databaseUrl).to.equal('mysql://root@127.0.0.1:3306/aiworker');
+    expect(c.redisUrl).to.equal('redis://127.0.0.1:6379');
+    expect(c.role).to.equal('all');
+    expect(c.webhookMaxBytes).to.equal(5 * 1024 * 1024);
+    expect(c.gitea).to.equal(null);
+    expect(c.kube).to.equal(null);
+    expect(c.agentTimeoutMs).to.equal(15 * 60 * 1000);
+    expect(c.preview.ttlHours).to.equal(72);
+  });
+
+  it('names every malformed setting', () => {
+    try {
+      loadConfig({ PORT: 'abc', ROLE: 'boss', DATABASE_URL: 'postgres://x', WEBHOOK_MAX_BYTES: '-1' });
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      const msg = (err as Error).message;
+      for (const name of ['PORT', 'ROLE', 'DATABASE_URL', 'WEBHOOK_MAX_BYTES']) expect(msg).to.include(name);
+    }
+  });
+
+  it('needs GITEA_URL and GITEA_TOKEN together, and accepts several webhook secrets', () => {
+    expect(() => loadConfig({ GITEA_URL: 'https://gitea.example.com' })).to.throw(/GITEA_TOKEN/);
+    const c = loadConfig({ GITEA_URL: 'https://gitea.example.com/', GITEA_TOKEN: 't', GITEA_WEBHOOK_SECRET: 'new, old' });
+    expect(c.gitea?.url).to.equal('https://gitea.example.com');
+    expect(c.webhookSecrets).to.deep.equal(['new', 'old']);
+  });
+
+  it('stops start-up within seconds, non-zero, naming PORT when PORT=abc', async function () {
+    this.timeout(20_000);
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+      env: { ...process.env, PORT: 'abc', API_TOKEN: 'do-not-print-me' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).to.not.equal(0);
+    expect(output).to.include('PORT');
+    expect(output).to.not.include('do-not-print-me');
+    expect(Date.now() - started).to.be.below(15_000);
+  });
+});
