@@ -1,0 +1,24 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { validate } from '../validate.js';
+import { pageQuery } from '../../pagination.js';
+import { DEPLOYMENT_ENVIRONMENTS, type DeploymentStore } from '../../deployments/store.js';
+import { idParam } from './projects.js';
+
+const listQuery = pageQuery.extend({
+  projectId: z.coerce.number().int().positive().optional(),
+  taskId: z.coerce.number().int().positive().optional(),
+  environment: z.enum(DEPLOYMENT_ENVIRONMENTS).optional(),
+});
+
+export function deploymentRoutes(deps: { deployments: DeploymentStore }): Router {
+  const router = new Router();
+  router.get('/api/deployments', async (ctx) => {
+    const q = validate(listQuery, ctx.query, 'query');
+    ctx.body = await deps.deployments.list({ projectId: q.projectId, taskId: q.taskId, environment: q.environment }, q);
+  });
+  router.get('/api/deployments/:id', async (ctx) => {
+    ctx.body = await deps.deployments.get(validate(idParam, ctx.params.id, 'deployment id'));
+  });
+  return router;
+}

@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { createProject, eventually, startTestService, type TestService } from './support/service.js';
+import { giteaDelivery } from './support/gitea-delivery.js';
+import { freePort, TestRedis } from './support/redis-server.js';
+
+describe('Redis outage during ingest', function () {
+  this.timeout(90_000);
+  let redis: TestRedis;
+  let svc: TestService;
+
+  before(async () => {
+    redis = new TestRedis(await freePort());
+    await redis.start();
+    svc = await startTestService({ REDIS_URL: redis.url });
+    await createProject(svc);
+  });
+  after(async () => {
+    await svc?.cleanup();
+    await redis?.stop();
+  });
+
+  it('keeps every delivery while Redis is down and handles each exactly once when it is back', async () => {
+    const issue = (n: number) => giteaDelivery('issues.labeled', { mutate: (p) => (p.issue.number = n) });
+    const before = Array.from({ length: 20 }, (_, i) => issue(100 + i));
+    const during = Array.from({ length: 20 }, (_, i) => issue(200 + i));
+    const after = Array.from({ length: 20 }, (_, i) => issue(300 + i));
+
+    // Some arrive just as Redis dies: queued jobs it held are lost with it.
+    const first = await Promise.all(before.map((d) => svc.deliver(d)));
+    expect(first.every((r) => r.status === 202)).to.equal(true);
+    await redis.stop();
+
+    const down = await Promise.all(during.map((d) => svc.deliver(d)));
+    expect(down.map((r) => r.status)).to.deep.equal(during.map(() => 202));
+    expect(down.map((r) => r.body.status)).to.deep.equal(during.map(() => 'received'));
+    const ready = await fetch(`${svc.url}/readyz`);
+    expect(ready.status).to.equal(503);
+    expect(((await ready.json()) as any).checks.redis.status).to.equal('error');
+
+    await redis.start();
+    await eventually(async () => (await fetch(`${svc.url}/readyz`)).status === 200, 20_000, 'ready again');
+    await Promise.all(after.map((d) => svc.deliver(d)));
+
+    const all = [...before, ...during, ...after];
+    await eventually(async () => {
+      const rows = await svc.db('webhook_deliveries').whereIn('delivery_id', all.map((d) => d.id)).andWhere('status', 'processed');
+      return rows.length === all.length;
+    }, 60_000, 'every delivery processed');
+    const rows = await svc.db('webhook_deliveries').whereIn('delivery_id', all.map((d) => d.id));
+    expect(rows.map((r: any) => r.attempts)).to.deep.equal(rows.map(() => 1));
+    const tasks = await svc.db('tasks').whereIn('issue_number', [...Array(20).keys()].flatMap((i) => [100 + i, 200 + i, 300 + i]));
+    expect(tasks).to.have.length(60);
+  });
+});

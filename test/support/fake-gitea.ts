@@ -1,0 +1,98 @@
+import nock from 'nock';
+
+export const GITEA_URL = 'https://gitea.test';
+
+export interface RecordedComment {
+  index: number;
+  body: string;
+  id: number;
+}
+
+export interface FakeGitea {
+  comments: RecordedComment[];
+  edits: Array<{ id: number; body: string }>;
+  permissionAsks: string[];
+  setPermission(login: string, permission: string): void;
+  scope: nock.Scope;
+  reset(): void;
+}
+
+const user = (id: number, login: string) => ({
+  id,
+  login,
+  login_name: '',
+  full_name: '',
+  email: `${login}@noreply.gitea.test`,
+  avatar_url: '',
+  html_url: `${GITEA_URL}/${login}`,
+  language: '',
+  is_admin: false,
+  username: login,
+});
+
+/**
+ * The parts of Gitea's API that handlers call, answered with Gitea's own response shapes
+ * (swagger.v1.json: Comment, RepoCollaboratorPermission, ServerVersion, User) and recorded.
+ */
+export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
+  const permissions = new Map<string, string>();
+  const state: FakeGitea = {
+    comments: [],
+    edits: [],
+    permissionAsks: [],
+    setPermission: (login, permission) => permissions.set(login, permission),
+    scope: nock(GITEA_URL),
+    reset() {
+      state.comments.length = 0;
+      state.edits.length = 0;
+      state.permissionAsks.length = 0;
+    },
+  };
+  let nextId = 1000;
+  state.scope
+    .persist()
+    .get('/api/v1/version')
+    .reply(200, { version: '1.25.4' })
+    .get('/api/v1/user')
+    .reply(200, user(99, 'aiworker-bot'))
+    .get(new RegExp(`^/api/v1/repos/${repo}/collaborators/([^/]+)/permission$`))
+    .reply((uri) => {
+      const login = decodeURIComponent(uri.split('/')[6]);
+      state.permissionAsks.push(login);
+      const permission = permissions.get(login);
+      if (!permission) return [404, { message: 'user does not exist', url: `${GITEA_URL}/api/swagger` }];
+      return [200, { permission, role_name: permission, user: user(2, login) }];
+    })
+    .post(new RegExp(`^/api/v1/repos/${repo}/issues/(\\d+)/comments$`))
+    .reply((uri, body) => {
+      const index = Number(uri.split('/')[6]);
+      const id = nextId++;
+      const text = (body as { body: string }).body;
+      state.comments.push({ index, body: text, id });
+      return [
+        201,
+        {
+          id,
+          html_url: `${GITEA_URL}/${repo}/pulls/${index}#issuecomment-${id}`,
+          pull_request_url: `${GITEA_URL}/${repo}/pulls/${index}`,
+          issue_url: '',
+          user: user(99, 'aiworker-bot'),
+          original_author: '',
+          original_author_id: 0,
+          body: text,
+          assets: [],
+          created_at: new Date().toISOString(),
+          updated_at: new Date().toISOString(),
+        },
+      ];
+    })
+    .patch(new RegExp(`^/api/v1/repos/${repo}/issues/comments/(\\d+)$`))
+    .reply((uri, body) => {
+      const id = Number(uri.split('/').pop());
+      state.edits.push({ id, body: (body as { body: string }).body });
+      return [200, { id, body: (body as { body: string }).body, user: user(99, 'aiworker-bot'), created_at: new Date().toISOString(), updated_at: new Date().toISOString() }];
+    })
+    .post(new RegExp(`^/api/v1/repos/${repo}/statuses/[0-9a-f]+$`))
+    .reply(201, (_uri, body) => ({ id: 1, status: (body as { state: string }).state, context: (body as { context: string }).context, description: '', target_url: '', url: '', created_at: new Date().toISOString(), updated_at: new Date().toISOString() }));
+  return state;
+}
