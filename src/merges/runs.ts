@@ -71,6 +71,8 @@ export interface MergeOutcome {
   revision: string | null;
   /** Why nothing was done, when that is worth saying. */
   note?: string | null;
+  /** The tasks the run turned out to be about, when the request could not name them (a promotion). */
+  taskIds?: number[];
 }
 
 // MariaDB's JSON is LONGTEXT underneath: values come back as strings.
@@ -117,10 +119,8 @@ export class MergeRunStore {
       .ignore();
   }
 
-  async start(jobId: string, taskIds?: number[]): Promise<void> {
-    await this.db('merge_runs')
-      .where({ job_id: jobId })
-      .update({ status: 'running', error: null, finished_at: null, ...(taskIds ? { task_ids: JSON.stringify(taskIds) } : {}) });
+  async start(jobId: string): Promise<void> {
+    await this.db('merge_runs').where({ job_id: jobId }).update({ status: 'running', error: null, finished_at: null });
   }
 
   async finish(jobId: string, outcome: MergeOutcome): Promise<void> {
@@ -133,6 +133,7 @@ export class MergeRunStore {
         skipped: JSON.stringify(outcome.skipped),
         revision: outcome.revision,
         error: outcome.note ?? null,
+        ...(outcome.taskIds ? { task_ids: JSON.stringify(outcome.taskIds) } : {}),
         finished_at: new Date(),
       });
   }

@@ -57,7 +57,7 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     .reply(200, user(99, 'aiworker-bot'))
     .get(new RegExp(`^/api/v1/repos/${repo}/collaborators/([^/]+)/permission$`))
     .reply((uri) => {
-      const login = decodeURIComponent(uri.split('/')[6]);
+      const login = decodeURIComponent(/collaborators\/([^/]+)\/permission/.exec(uri)![1]);
       state.permissionAsks.push(login);
       const permission = permissions.get(login);
       if (!permission) return [404, { message: 'user does not exist', url: `${GITEA_URL}/api/swagger` }];
@@ -65,7 +65,7 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     })
     .post(new RegExp(`^/api/v1/repos/${repo}/issues/(\\d+)/comments$`))
     .reply((uri, body) => {
-      const index = Number(uri.split('/')[6]);
+      const index = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
       const id = nextId++;
       const text = (body as { body: string }).body;
       state.comments.push({ index, body: text, id });

@@ -1,0 +1,134 @@
+import { UnrecoverableError } from 'bullmq';
+import { Cache } from '../src/cache.js';
+import { unitOfWork, type UnitOfWorkDeps } from '../src/db/unit-of-work.js';
+import { DeploymentStore, type Deployment } from '../src/deployments/store.js';
+import { AppError } from '../src/errors.js';
+import { RedisFeedPublisher } from '../src/feed/publisher.js';
+import { KubeApiError } from '../src/k8s/cluster.js';
+import type { Environment } from '../src/queue/scheduler.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+export interface EnvironmentSyncData {
+  projectId: number;
+  environment: Environment;
+  /** The commit to sync to; null syncs the Application's target revision. */
+  revision: string | null;
+  taskIds: number[];
+}
+
+/** What deploy:completed says; a dry-run is recorded as a dry-run deployment, never as deployed. */
+export type SyncStatus = 'succeeded' | 'failed' | 'dry-run';
+
+export interface EnvironmentSyncResult {
+  status: SyncStatus | 'skipped';
+  environment: Environment;
+  application: string | null;
+  deploymentId: number | null;
+  url: string | null;
+  note?: string;
+}
+
+/** ARGOCD_SYNC_TIMEOUT_SECONDS' default, for a cluster handed in without Kubernetes settings (tests). */
+const DEFAULT_SYNC_TIMEOUT_MS = 600_000;
+const KIND = 'sync';
+
+function feedDeps(deps: JobDeps): UnitOfWorkDeps {
+  return {
+    db: deps.db,
+    cache: new Cache(deps.redis, deps.redisPrefix, deps.log),
+    feed: new RedisFeedPublisher(deps.redis, deps.redisPrefix, deps.log),
+  };
+}
+
+/**
+ * Syncs a project's Argo CD Application for staging or production (an `operation.sync` on the
+ * Application) and follows it to its end, recording a deployment and publishing deploy:started and
+ * deploy:completed. Without Kubernetes it records a dry-run and says so.
+ */
+export const environmentSync: JobDefinition<EnvironmentSyncData> = {
+  queue: 'deploy',
+  name: 'environment-sync',
+  async process(job, deps): Promise<EnvironmentSyncResult> {
+    const { projectId, environment, revision } = job.data;
+    const taskIds = job.data.taskIds ?? [];
+    const log = deps.log.child({ jobId: job.id, projectId, environment, revision });
+    let project;
+    try {
+      project = await deps.projects.get(projectId);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) throw new UnrecoverableError(`project ${projectId} does not exist`);
+      throw err;
+    }
+    const application = environment === 'staging' ? project.argocdApplication : project.argocdProductionApplication;
+    if (!application) {
+      const note = `no Argo CD application configured for ${environment}: nothing to sync`;
+      log.info(note);
+      return { status: 'skipped', environment, application: null, deploymentId: null, url: null, note };
+    }
+
+    const store = new DeploymentStore(deps.db);
+    const uow = feedDeps(deps);
+    const finish = async (deployment: Deployment, status: SyncStatus, url: string | null, error: string | null): Promise<EnvironmentSyncResult> => {
+      await unitOfWork(uow, async (tx) => {
+        await store.update(
+          deployment.id,
+          // The store has no dry-run status: a dry-run is `succeeded` with dryRun set, like a dry-run preview.
+          { status: status === 'failed' ? 'failed' : 'succeeded', dryRun: status === 'dry-run', url, error, finishedAt: new Date() },
+          tx.trx,
+        );
+        await tx.emit({ type: 'deploy:completed', projectId, actor: 'aiworker', reason: error, payload: { environment, url, status } });
+      });
+      return { status, environment, application, deploymentId: deployment.id, url, ...(error ? { note: error } : {}) };
+    };
+
+    // A retry after a crash or a failed poll resumes its running deployment; a re-run (/retry) starts a new one.
+    const earlier = await store.findByJob(job.id!, KIND);
+    const deployment =
+      earlier?.status === 'running'
+        ? earlier
+        : await unitOfWork(uow, async (tx) => {
+            const created = await store.create(
+              { projectId, taskId: null, environment, kind: KIND, status: 'running', commitSha: revision, taskIds, dryRun: !deps.cluster, jobId: job.id! },
+              tx.trx,
+            );
+            await tx.emit({ type: 'deploy:started', projectId, actor: 'aiworker', reason: `sync ${application}`, payload: { environment, taskIds } });
+            return created;
+          });
+
+    if (!deps.cluster) {
+      log.info({ application }, `Kubernetes not configured: dry-run, ${environment} Application ${application} not synced`);
+      return finish(deployment, 'dry-run', null, null);
+    }
+
+    let result;
+    try {
+      result = await deps.cluster.syncApplication({
+        name: application,
+        revision: revision ?? undefined,
+        timeoutMs: deps.config.kube?.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+      });
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      const retryable = !(err instanceof KubeApiError) || err.retryable;
+      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+        log.warn({ err: message, attempt: job.attemptsMade + 1 }, 'Argo CD sync request failed; retrying');
+        throw err;
+      }
+      await finish(deployment, 'failed', null, message);
+      throw new UnrecoverableError(message);
+    }
+
+    if (result.phase === 'Succeeded') {
+      log.info({ application, revision: result.revision, url: result.url }, `${environment} sync succeeded`);
+      return finish(deployment, 'succeeded', result.url, null);
+    }
+    const finished = result.phase === 'Failed' || result.phase === 'Error';
+    const error = finished
+      ? `Argo CD sync of ${application} ${result.phase}: ${result.message}`
+      : `Argo CD sync of ${application} did not finish in time (phase ${result.phase}: ${result.message})`;
+    log.warn({ application, phase: result.phase }, error);
+    await finish(deployment, 'failed', result.url, error);
+    // Recorded and published; failing the job lets `/retry` run it again, while a retry by itself would only repeat it.
+    throw new UnrecoverableError(error);
+  },
+};

@@ -1,0 +1,66 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { AppError } from '../../src/errors.js';
+import type { GiteaClient } from '../../src/gitea/client.js';
+import { acquireMergeLock } from '../../src/merges/lock.js';
+import { MergeRunStore, type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
+import type { Project } from '../../src/projects/service.js';
+import type { JobDeps } from '../types.js';
+
+/** How long a train waits before asking again for the project's merge lock. */
+const LOCK_WAIT_MS = 500;
+
+export interface MergeRunContext {
+  project: Project;
+  gitea: GiteaClient;
+  runs: MergeRunStore;
+}
+
+/**
+ * What staging trains and promotions share: the run's row in merge_runs, one job per project at a
+ * time (a later job waits, delayed, until the lock is free) and the bookkeeping of failures.
+ */
+export async function runMergeJob(
+  job: Job,
+  token: string | undefined,
+  deps: JobDeps,
+  o: { projectId: number; kind: MergeRunKind; requestedBy: string | null; taskIds: number[] },
+  work: (ctx: MergeRunContext) => Promise<MergeOutcome>,
+): Promise<MergeOutcome> {
+  const jobId = job.id!;
+  const runs = new MergeRunStore(deps.db);
+  const log = deps.log.child({ jobId, projectId: o.projectId, kind: o.kind });
+  let project: Project;
+  try {
+    project = await deps.projects.get(o.projectId);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 404) throw new UnrecoverableError(`project ${o.projectId} does not exist`);
+    throw err;
+  }
+  await runs.open({ projectId: project.id, kind: o.kind, jobId, requestedBy: o.requestedBy, taskIds: o.taskIds });
+
+  const lock = await acquireMergeLock(deps.redis, deps.redisPrefix, project.id);
+  if (!lock) {
+    await job.moveToDelayed(Date.now() + LOCK_WAIT_MS, token);
+    throw new DelayedError();
+  }
+  try {
+    await runs.start(jobId);
+    let outcome: MergeOutcome;
+    if (!deps.gitea) {
+      outcome = { status: 'nothing_to_do', merged: [], conflicts: [], skipped: [], revision: null, note: 'Gitea is not configured: nothing was merged' };
+      log.info({ taskIds: o.taskIds }, 'Gitea not configured: merge logged, not sent');
+    } else {
+      outcome = await work({ project, gitea: deps.gitea, runs });
+    }
+    await runs.finish(jobId, outcome);
+    log.info({ status: outcome.status, merged: outcome.merged.length, conflicts: outcome.conflicts.length, revision: outcome.revision }, `${o.kind} merge finished`);
+    return outcome;
+  } catch (err) {
+    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    await runs.recordError(jobId, (err as Error).message ?? String(err), final);
+    log.warn({ err, attempt: job.attemptsMade + 1, final }, `${o.kind} merge failed`);
+    throw err;
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { CommitState } from '../../src/gitea/types.js';
+import type { Logger } from '../../src/log.js';
+import type { Project } from '../../src/projects/service.js';
+import type { TaskState } from '../../src/tasks/states.js';
+import type { JobDeps } from '../types.js';
+
+/** The commit status context of previews on the PR's head commit. */
+export const PREVIEW_STATUS_CONTEXT = 'aiworker/preview';
+/** Who the task events of preview jobs name. */
+export const PREVIEW_ACTOR = 'aiworker';
+/** A preview of a task in these states is never (re)deployed and is torn down by cleanup. */
+export const FINISHED_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['staging', 'production', 'cancelled']);
+
+// Gitea stores longer descriptions, but its UI (like GitHub's 140-character limit) cuts them short.
+const MAX_STATUS_DESCRIPTION = 140;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Takes the task's preview lock, so deploys, teardowns and cleanup of one task never overlap (an older
+ * head applied after a newer one would leave the wrong image running). Returns its release, or null
+ * when another job holds it; the lock expires by itself if its holder dies.
+ */
+export async function lockPreview(deps: Pick<JobDeps, 'redis' | 'redisPrefix'>, taskId: number, ttlMs: number): Promise<(() => Promise<void>) | null> {
+  const key = `${deps.redisPrefix}:lock:preview:${taskId}`;
+  const owner = randomUUID();
+  if (!(await deps.redis.set(key, owner, 'PX', ttlMs, 'NX'))) return null;
+  return async () => {
+    await deps.redis.eval(RELEASE, 1, key, owner).catch(() => undefined);
+  };
+}
+
+/** How long a preview job may hold its task's lock: the rollout wait plus room for the API calls around it. */
+export const lockTtlMs = (deps: Pick<JobDeps, 'config'>) => deps.config.preview.rolloutTimeoutMs + 120_000;
+
+export const shortSha = (sha: string) => sha.slice(0, 7);
+
+/** Sets `aiworker/preview` on a commit. Best effort: a Gitea outage must not undo or repeat a deploy. */
+export async function setPreviewStatus(
+  deps: Pick<JobDeps, 'gitea'>,
+  log: Logger,
+  project: Project,
+  sha: string,
+  status: { state: CommitState; description: string; targetUrl?: string },
+): Promise<void> {
+  const description =
+    status.description.length > MAX_STATUS_DESCRIPTION ? `${status.description.slice(0, MAX_STATUS_DESCRIPTION - 1)}…` : status.description;
+  if (!deps.gitea) {
+    log.info({ sha, state: status.state, description }, 'Gitea not configured: commit status not set');
+    return;
+  }
+  try {
+    await deps.gitea.setCommitStatus(project.owner, project.repoName, sha, {
+      state: status.state,
+      context: PREVIEW_STATUS_CONTEXT,
+      description,
+      targetUrl: status.targetUrl,
+    });
+  } catch (err) {
+    log.warn({ err: (err as Error).message, sha, state: status.state }, 'could not set the preview commit status');
+  }
+}
