@@ -102,6 +102,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('action', 64).nullable();
     t.string('repository', 255).nullable();
     t.string('ordering_key', 300).nullable();
+    // Which ingest batch inserted the row: tells a batch's new rows from earlier duplicates.
+    t.string('ingest_batch', 36).nullable();
     t.specificType('payload', 'longtext').notNullable();
     t.string('status', 16).notNullable();
     t.integer('attempts').unsigned().notNullable().defaultTo(0);

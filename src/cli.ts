@@ -3,12 +3,15 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { createDatabaseIfMissing, createDb, migrate } from './db/connect.js';
 import { startService } from './main.js';
+import { serveStdio } from './mcp/standalone.js';
+import { AgentTokenError } from './mcp/stdio.js';
 
-const USAGE = `usage: aiworker [serve|worker|all|migrate]
+const USAGE = `usage: aiworker [serve|worker|all|migrate|mcp]
   serve    the web role: HTTP API, webhooks, MCP, feed (ROLE=web)
   worker   the BullMQ processors (ROLE=worker)
   all      both (the default, or ROLE)
-  migrate  run database migrations and exit`;
+  migrate  run database migrations and exit
+  mcp      serve MCP on stdin/stdout as the agent whose token is in AIWORKER_AGENT_TOKEN`;
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? 'start';
@@ -44,6 +47,17 @@ async function main(argv: string[]): Promise<void> {
       const service = await startService({ ...config, role }, { log });
       service.shutdown.installSignalHandlers(config.shutdownGraceMs);
       return;
+    }
+    case 'mcp': {
+      try {
+        // stdout carries the MCP messages, so this process logs to stderr.
+        await serveStdio(config, process.env.AIWORKER_AGENT_TOKEN, createLogger(config.logLevel, process.stderr));
+      } catch (err) {
+        if (!(err instanceof AgentTokenError)) throw err;
+        console.error(`aiworker: ${err.message}`);
+        process.exit(2);
+      }
+      process.exit(0);
     }
     default:
       console.error(`aiworker: unknown command "${command}"\n${USAGE}`);

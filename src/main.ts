@@ -17,6 +17,7 @@ import { WorkerPool } from './queue/workers.js';
 import { DeliveryStore } from './webhooks/deliveries.js';
 import { DeliveryQueue } from './webhooks/delivery-queue.js';
 import { DeliveryRecovery } from './webhooks/recovery.js';
+import { InsertBatcher } from './webhooks/insert-batcher.js';
 import { GiteaClient } from './gitea/client.js';
 import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
 import { Replier } from './gitea/replies.js';
@@ -28,7 +29,12 @@ import { projectRoutes } from './http/routes/projects.js';
 import { taskRoutes } from './http/routes/tasks.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
+// preview-jobs: deployments route (minimal edit by the preview engineer)
+import { deploymentRoutes } from './http/routes/deployments.js';
+import { DeploymentStore } from './deployments/store.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { attachFeed } from './feed/server.js';
+import { dashboardRoutes } from './feed/dashboard.js';
 import { JOBS } from '../jobs/index.js';
 import type { JobDeps } from '../jobs/types.js';
 
@@ -96,6 +102,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   shutdown.add('queues', () => queues.close());
   const jobs = new JobScheduler(queues, { previewDebounceMs: overrides.previewDebounceMs });
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
+  shutdown.add('delivery marks', () => deliveryQueue.flush());
 
   const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log }) : null;
   let botLogin: string | null = config.gitea?.botLogin ?? null;
@@ -129,6 +136,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const jobDeps: JobDeps = {
     tasks,
     projects,
+    agents,
     jobs,
     replies,
     permissions,
@@ -177,16 +185,19 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     ];
     const publicRoutes: Router[] = [
       healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress }),
-      webhookRoutes({ deliveries, queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
+      webhookRoutes({ deliveries, batcher: new InsertBatcher(deliveries), queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
+      dashboardRoutes(),
     ];
     const apiRoutes: Router[] = [
       projectRoutes({ projects }),
       taskRoutes({ tasks }),
       agentRoutes({ agents }),
       deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),
+      deploymentRoutes({ deployments: new DeploymentStore(db) }), // preview-jobs: minimal edit
     ];
     const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
+    const liveFeed = attachFeed(server, { db, tasks, deployments: new DeploymentStore(db), redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -198,6 +209,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       server.close(() => resolve());
       server.closeIdleConnections();
     }));
+    shutdown.add('feed', () => liveFeed.close());
     log.info({ port }, 'listening');
   }
 

@@ -46,7 +46,7 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-export function createDb(databaseUrl: string, pool = { min: 0, max: 10 }): Db {
+export function createDb(databaseUrl: string, pool = { min: 0, max: 25 }): Db {
   return knexFactory({
     client: 'mysql2',
     connection: connectionOptions(databaseUrl, true),

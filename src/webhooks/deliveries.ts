@@ -1,9 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { notFound } from '../errors.js';
 import type { Page } from '../pagination.js';
 
 export const DELIVERY_STATUSES = ['received', 'queued', 'processed', 'ignored', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+interface PreparedConnection {
+  execute(sql: string, params: unknown[], cb: (err: Error | null, result: { affectedRows: number }) => void): void;
+}
 
 export interface DeliveryRow {
   seq: number | string;
@@ -64,12 +69,47 @@ export class DeliveryStore {
 
   /** Stores a delivery once; false when its id was seen before. */
   async insert(d: NewDelivery): Promise<boolean> {
-    const result = await this.db.raw(
-      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'received')`,
-      [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload],
+    return (await this.insertMany([d])).has(d.id);
+  }
+
+  /**
+   * Stores deliveries in one statement (one commit), each id once; returns the ids that are new.
+   * Rows seen before keep their old batch mark, which is how they are told apart.
+   */
+  async insertMany(ds: NewDelivery[]): Promise<Set<string>> {
+    const unique = [...new Map(ds.map((d) => [d.id, d])).values()];
+    if (!unique.length) return new Set();
+    const batch = randomUUID();
+    const affectedRows = await this.execute(
+      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status, ingest_batch)
+       VALUES ${unique.map(() => "(?, ?, ?, ?, ?, ?, ?, 'received', ?)").join(', ')}`,
+      unique.flatMap((d) => [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload, batch]),
     );
-    return (result[0] as { affectedRows: number }).affectedRows === 1;
+    if (affectedRows === unique.length) return new Set(unique.map((d) => d.id));
+    const rows = await this.db('webhook_deliveries')
+      .whereIn('delivery_id', unique.map((d) => d.id))
+      .andWhere('ingest_batch', batch)
+      .select('delivery_id');
+    return new Set(rows.map((r: { delivery_id: string }) => r.delivery_id));
+  }
+
+  /**
+   * A prepared statement on a pooled connection: payloads travel in the binary protocol instead of
+   * being escaped into the SQL text, which was most of ingest's CPU time.
+   */
+  private async execute(sql: string, params: unknown[]): Promise<number> {
+    const client = this.db.client as {
+      acquireConnection(): Promise<PreparedConnection>;
+      releaseConnection(conn: PreparedConnection): Promise<void>;
+    };
+    const conn = await client.acquireConnection();
+    try {
+      return await new Promise<number>((resolve, reject) =>
+        conn.execute(sql, params, (err, result) => (err ? reject(err) : resolve(result.affectedRows))),
+      );
+    } finally {
+      await client.releaseConnection(conn);
+    }
   }
 
   async get(id: string): Promise<DeliveryRow | null> {
@@ -77,9 +117,10 @@ export class DeliveryStore {
   }
 
   /** received -> queued; never moves a delivery a worker has already finished. */
-  async markQueued(id: string): Promise<void> {
+  async markQueued(ids: string[]): Promise<void> {
+    if (!ids.length) return;
     await this.db('webhook_deliveries')
-      .where({ delivery_id: id })
+      .whereIn('delivery_id', ids)
       .whereIn('status', ['received', 'queued'])
       .update({ status: 'queued', queued_at: new Date() });
   }

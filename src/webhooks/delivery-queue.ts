@@ -4,11 +4,37 @@ import type { DeliveryStore } from './deliveries.js';
 
 export const WEBHOOK_JOB_ATTEMPTS = 5;
 
+const MARK_BATCH_MS = 20;
+
 /** Puts a stored delivery on the `webhooks` queue; the delivery id is the job id, so a repeat is a no-op. */
 export class DeliveryQueue {
+  private pendingMarks: string[] = [];
+  private markTimer: NodeJS.Timeout | null = null;
+  private marking: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly deps: { queues: Queues; deliveries: DeliveryStore; log: Logger },
   ) {}
+
+  /**
+   * received -> queued is bookkeeping, off the answer's path and batched: if it is lost, the
+   * delivery merely looks `received` and recovery finds its job already queued.
+   */
+  private markQueued(deliveryId: string): void {
+    this.pendingMarks.push(deliveryId);
+    this.markTimer ??= setTimeout(() => void this.flush(), MARK_BATCH_MS);
+  }
+
+  async flush(): Promise<void> {
+    if (this.markTimer) clearTimeout(this.markTimer);
+    this.markTimer = null;
+    const ids = this.pendingMarks;
+    this.pendingMarks = [];
+    this.marking = this.marking
+      .then(() => this.deps.deliveries.markQueued(ids))
+      .catch((err) => this.deps.log.warn({ err: (err as Error).message, count: ids.length }, 'could not mark deliveries queued'));
+    await this.marking;
+  }
 
   /** True when queued; false when Redis is unreachable (the delivery stays `received` for recovery). */
   async enqueue(deliveryId: string): Promise<boolean> {
@@ -29,7 +55,7 @@ export class DeliveryQueue {
       this.deps.log.warn({ err: (err as Error).message, deliveryId }, 'delivery stored but not queued; recovery will queue it');
       return false;
     }
-    await this.deps.deliveries.markQueued(deliveryId);
+    this.markQueued(deliveryId);
     return true;
   }
 }

@@ -7,9 +7,11 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { DeliveryStore } from './deliveries.js';
 import type { DeliveryQueue } from './delivery-queue.js';
+import type { InsertBatcher } from './insert-batcher.js';
 
 export interface IngestDeps {
   deliveries: DeliveryStore;
+  batcher: InsertBatcher;
   queue: DeliveryQueue;
   secrets: readonly string[];
   maxBytes: number;
@@ -61,7 +63,7 @@ export function ingestWebhook(deps: IngestDeps) {
 
       let isNew: boolean;
       try {
-        isNew = await deps.deliveries.insert({
+        isNew = await deps.batcher.insert({
           id: deliveryId,
           event: EVENT_NAME.test(event) ? event : eventType,
           eventType,

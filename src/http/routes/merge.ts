@@ -1,0 +1,67 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { readJsonBody } from '../body.js';
+import { validate } from '../validate.js';
+import { AppError, badRequest, conflict, unavailable } from '../../errors.js';
+import { pageQuery } from '../../pagination.js';
+import type { MergeRunStore } from '../../merges/runs.js';
+import type { ProjectService } from '../../projects/service.js';
+import type { JobScheduler } from '../../queue/scheduler.js';
+import type { TaskService } from '../../tasks/service.js';
+import { idParam } from './projects.js';
+
+const mergeBody = z.object({
+  taskIds: z.array(z.number().int().positive()).min(1).max(100),
+});
+
+const list = (ids: number[]) => ids.join(', ');
+
+/** Nothing durable stands behind these requests but the queue: without Redis, the caller must try again. */
+async function queued(add: () => Promise<string>): Promise<string> {
+  try {
+    return await add();
+  } catch (err) {
+    throw unavailable(`the job queue is unreachable, nothing was queued: ${(err as Error).message}`);
+  }
+}
+
+/** Staging merge trains, promotions and their history (SPEC §7). */
+export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService; jobs: JobScheduler; runs: MergeRunStore }): Router {
+  const router = new Router();
+
+  router.post('/api/merge', async (ctx) => {
+    const taskIds = [...new Set(validate(mergeBody, await readJsonBody(ctx)).taskIds)];
+    const found = await Promise.all(taskIds.map((id) => deps.tasks.find(id)));
+    const missing = taskIds.filter((_, i) => !found[i]);
+    if (missing.length) {
+      throw new AppError(404, 'not_found', `task${missing.length > 1 ? 's' : ''} ${list(missing)} not found`, { taskIds: missing });
+    }
+    const tasks = found.map((t) => t!);
+    const projectIds = [...new Set(tasks.map((t) => t.projectId))];
+    if (projectIds.length > 1) {
+      throw badRequest(`the tasks belong to projects ${list(projectIds)}: a merge train merges the tasks of one project`, { projectIds });
+    }
+    const notApproved = tasks.filter((t) => t.state !== 'approved');
+    if (notApproved.length) {
+      const which = notApproved.map((t) => `task ${t.id} is ${t.state}`).join(', ');
+      throw conflict(`only approved tasks can be merged into staging: ${which}`, { taskIds: notApproved.map((t) => t.id) });
+    }
+    const jobId = await queued(() => deps.jobs.mergeTrain(projectIds[0], taskIds, 'api'));
+    ctx.status = 202;
+    ctx.body = { jobId };
+  });
+
+  router.post('/api/projects/:id/promote', async (ctx) => {
+    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    const jobId = await queued(() => deps.jobs.promote(project.id, 'api'));
+    ctx.status = 202;
+    ctx.body = { jobId };
+  });
+
+  router.get('/api/projects/:id/merges', async (ctx) => {
+    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    ctx.body = await deps.runs.list(project.id, validate(pageQuery, ctx.query, 'query'));
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { AppError } from '../errors.js';
+import { bearerToken } from '../http/auth.js';
+import { mediaType, parseJson, readRawBody } from '../http/body.js';
+import { createMcpServer, type McpDeps } from './server.js';
+
+/** JSON-RPC has no codes for these; both sit in its implementation-defined server-error range, as the SDK's examples use them. */
+const UNAUTHORIZED = -32001;
+const METHOD_NOT_ALLOWED = -32000;
+
+function refuse(ctx: Context, status: number, code: number, message: string): void {
+  ctx.status = status;
+  ctx.body = { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+/**
+ * Streamable HTTP at /mcp, stateless: each POST gets its own server and transport for the agent
+ * its bearer token names, so any replica can answer any request and nothing lives between them.
+ */
+export function mcpRoutes(deps: McpDeps, opts: { maxBodyBytes?: number } = {}): Router {
+  const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const router = new Router();
+  router.all('/mcp', async (ctx) => {
+    const token = bearerToken(ctx);
+    const agent = token ? await deps.agents.authenticate(token) : null;
+    if (!agent) {
+      ctx.set('WWW-Authenticate', 'Bearer realm="aiworker"');
+      const why = token ? 'the bearer token is not a valid agent token' : 'no bearer token';
+      refuse(ctx, 401, UNAUTHORIZED, `${why}: send Authorization: Bearer <agent token> (issued by POST /api/agents)`);
+      return;
+    }
+    if (ctx.method !== 'POST') {
+      // Stateless: no session to stream server-initiated messages on (GET) or to end (DELETE).
+      ctx.set('Allow', 'POST');
+      refuse(ctx, 405, METHOD_NOT_ALLOWED, `${ctx.method} is not supported: this MCP endpoint is stateless, send requests with POST`);
+      return;
+    }
+    let message: unknown;
+    try {
+      const type = mediaType(ctx);
+      if (type !== 'application/json') {
+        refuse(ctx, 415, ErrorCode.InvalidRequest, `content type ${type || '(none)'} is not supported: send application/json`);
+        return;
+      }
+      message = parseJson(await readRawBody(ctx, maxBodyBytes), 'MCP message');
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      refuse(ctx, err.status, err.status === 400 ? ErrorCode.ParseError : ErrorCode.InvalidRequest, err.message);
+      return;
+    }
+
+    const server = createMcpServer(deps, agent);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    ctx.respond = false;
+    ctx.res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(ctx.req, ctx.res, message);
+  });
+  return router;
+}
