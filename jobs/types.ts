@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { QueueName } from '../src/queue/queues.js';
+import type { QueueName, Queues } from '../src/queue/queues.js';
 import type { DeliveryStore } from '../src/webhooks/deliveries.js';
 import type { HandlerDeps } from '../handlers/types.js';
 import type { Config } from '../src/config.js';
@@ -8,15 +8,19 @@ import type { GiteaClient } from '../src/gitea/client.js';
 import type { PreviewCluster } from '../src/k8s/cluster.js';
 import type { Metrics } from '../src/metrics.js';
 import type { Db } from '../src/db/connect.js';
+import type { AgentService } from '../src/agents/service.js';
 
 /** What job processors may use; built once in src/main.ts. */
 export interface JobDeps extends HandlerDeps {
   deliveries: DeliveryStore;
   redis: Redis;
   redisPrefix: string;
+  queues: Queues;
   config: Config;
   db: Db;
   metrics: Metrics;
+  /** Agents' status and liveness (the agent-liveness sweep). */
+  agents: AgentService;
   /** Null when Gitea is not configured: comments and statuses are logged instead. */
   gitea: GiteaClient | null;
   /** Null when Kubernetes is not configured: previews and syncs run as dry-runs. */

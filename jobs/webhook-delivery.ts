@@ -7,7 +7,7 @@ import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
 const LOCK_MS = 120_000;
-const WAIT_MS = 100;
+const WAIT_MS = 250;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -71,6 +71,18 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       throw err;
     } finally {
       await release();
+      if (d.ordering_key) await wakeNext(deps, d.ordering_key, Number(d.seq));
     }
   },
 };
+
+/** The next delivery of the same key is waiting in the delayed set: run it now rather than at its timer. */
+async function wakeNext(deps: JobDeps, orderingKey: string, seq: number): Promise<void> {
+  try {
+    const nextId = await deps.deliveries.nextPending(orderingKey, seq);
+    const next = nextId ? await deps.queues.get('webhooks').getJob(nextId) : null;
+    if (next && (await next.isDelayed())) await next.promote();
+  } catch {
+    // Only a shortcut: the delayed job runs at its timer anyway.
+  }
+}

@@ -145,6 +145,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     deliveries,
     redis,
     redisPrefix: config.redisPrefix,
+    queues,
     config,
     db,
     metrics,

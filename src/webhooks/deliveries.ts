@@ -149,6 +149,17 @@ export class DeliveryStore {
     return !!row;
   }
 
+  /** The next delivery about the same pull request or task still waiting its turn, if any. */
+  async nextPending(orderingKey: string, seq: number): Promise<string | null> {
+    const row = await this.db('webhook_deliveries')
+      .where({ ordering_key: orderingKey })
+      .andWhere('seq', '>', seq)
+      .whereIn('status', ['received', 'queued'])
+      .orderBy('seq')
+      .first('delivery_id');
+    return row?.delivery_id ?? null;
+  }
+
   /** Deliveries MySQL shows as pending for longer than olderThanMs: candidates for queueing again. */
   async pending(olderThanMs: number, limit: number): Promise<DeliveryRow[]> {
     const cutoff = new Date(Date.now() - olderThanMs);
