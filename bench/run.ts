@@ -1,6 +1,8 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { benchIngest } from './ingest.js';
+import { benchPreviewLatency } from './preview-latency.js';
+import { benchClaims } from './claims.js';
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
@@ -16,8 +18,15 @@ async function main(): Promise<void> {
   rows.push(['ingest ratio aiworker / bare', fmt(ingest.ratio, 2), 'target >= 0.5, p99 < 25 ms']);
   notes.push(`ingest statuses: bare ${JSON.stringify(ingest.bare.statuses)}, aiworker ${JSON.stringify(ingest.aiworker.statuses)}`);
 
-  const extra = await import('./extra.js').catch(() => null);
-  if (extra) for (const row of await extra.run(notes)) rows.push(row);
+  const preview = await benchPreviewLatency(100);
+  rows.push([
+    'PR opened -> ready_to_test, end to end (webhook, queue, job, feed; Kubernetes and Gitea answered locally)',
+    `p50 ${fmt(preview.p50)} ms`,
+    `p99 ${fmt(preview.p99)} ms over ${preview.samples} PRs; target p50 < 100 ms; preview debounce set to 0`,
+  ]);
+
+  const claims = await benchClaims(50, 500);
+  rows.push(['get_next_task over MCP HTTP, 50 agents, 500 tasks', `${fmt(claims.claimsPerSecond)} claims/s`, `${fmt(claims.seconds, 2)} s, every task claimed once`]);
 
   const rssAfter = process.memoryUsage().rss;
   rows.push(['resident memory of the bench process (service in-process), after the runs', `${fmt(rssAfter / 2 ** 20)} MiB`, `before ${fmt(rssBefore / 2 ** 20)} MiB`]);

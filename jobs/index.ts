@@ -1,5 +1,23 @@
 import type { JobDefinition } from './types.js';
 import { webhookDelivery } from './webhook-delivery.js';
+import { stagingMerge } from './staging-merge.js';
+import { promotion } from './promotion.js';
+import { environmentSync } from './environment-sync.js';
+import { previewDeploy } from './preview-deploy.js';
+import { previewTeardown } from './preview-teardown.js';
+import { previewCleanup } from './preview-cleanup.js';
+import { agentLiveness } from './agent-liveness.js';
+import { taskWaiting } from './task-waiting.js';
 
 /** The single list of job processors; a new job is a new file and one line here. */
-export const JOBS: readonly JobDefinition<never>[] = [webhookDelivery] as JobDefinition<never>[];
+export const JOBS: readonly JobDefinition<never>[] = [
+  webhookDelivery,
+  stagingMerge,
+  promotion,
+  environmentSync,
+  previewDeploy,
+  previewTeardown,
+  previewCleanup,
+  agentLiveness,
+  taskWaiting,
+] as JobDefinition<never>[];

@@ -2,7 +2,7 @@ import { GiteaError, isGiteaStatus, type GiteaClient, type GiteaPullRequest } fr
 import type { MergeOutcome } from '../src/merges/runs.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task } from '../src/tasks/model.js';
-import { runMergeJob } from './lib/merge-run.js';
+import { runMergeJob, unmergeableReason } from './lib/merge-run.js';
 import type { JobDefinition } from './types.js';
 
 export interface PromotionData {
@@ -92,12 +92,7 @@ export const promotion: JobDefinition<PromotionData> = {
         if (!(err instanceof GiteaError)) throw err;
         const mergedAnyway = (err.status === 405 || err.status === 409) && (await gitea.isMerged(owner, repoName, pull.number));
         if (!mergedAnyway) {
-          let reason: string | null = null;
-          if (err.status === 409) reason = err.giteaMessage || 'Gitea reported a merge conflict';
-          else if (err.status === 405 && !err.retryable) reason = err.giteaMessage || 'Gitea does not allow this merge';
-          else if (err.status === 405 && !(await gitea.getPull(owner, repoName, pull.number)).mergeable) {
-            reason = `Gitea reports that ${stagingBranch} cannot be merged into ${defaultBranch} (conflicting changes)`;
-          }
+          const reason = await unmergeableReason(gitea, project, pull.number, err, defaultBranch);
           if (reason === null) throw err;
           await deps.replies.post(project, pull.number, `Could not promote \`${stagingBranch}\` to \`${defaultBranch}\`: ${reason}. Resolve it and promote again.`);
           return { status: 'conflicts', merged: [], conflicts: [{ prNumber: pull.number, reason }], skipped: [], revision: null, taskIds };

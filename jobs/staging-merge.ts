@@ -1,9 +1,9 @@
-import { GiteaError, type GiteaClient } from '../src/gitea/client.js';
+import { GiteaError } from '../src/gitea/client.js';
 import { TransitionError } from '../src/errors.js';
 import type { ConflictEntry, MergedEntry, MergeOutcome, SkippedEntry } from '../src/merges/runs.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task } from '../src/tasks/model.js';
-import { runMergeJob } from './lib/merge-run.js';
+import { runMergeJob, unmergeableReason } from './lib/merge-run.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
 export interface StagingMergeData {
@@ -22,21 +22,6 @@ const ACTOR = 'aiworker';
 function approvalOrder(a: Task, b: Task): number {
   const at = (t: Task) => (t.approvedAt ? Date.parse(t.approvedAt) : Number.POSITIVE_INFINITY);
   return at(a) - at(b) || a.id - b.id;
-}
-
-/**
- * Why Gitea cannot merge the PR, or null when the failure is not the PR's fault (retry the job).
- * 405 "Please try again later" is also what Gitea answers for a PR with conflicts, so once the
- * client's own retries are spent the PR is read again: `mergeable: false` means it really cannot.
- */
-async function unmergeableReason(gitea: GiteaClient, project: Project, prNumber: number, err: GiteaError): Promise<string | null> {
-  if (err.status === 409) return err.giteaMessage || 'Gitea reported a merge conflict';
-  if (err.status === 405 && !err.retryable) return err.giteaMessage || 'Gitea does not allow this merge';
-  if (err.status === 405) {
-    const pull = await gitea.getPull(project.owner, project.repoName, prNumber);
-    if (!pull.mergeable) return `Gitea reports that it cannot be merged into \`${project.stagingBranch}\` (conflicting changes)`;
-  }
-  return null;
 }
 
 function conflictComment(project: Project, task: Task, reason: string): string {
@@ -135,7 +120,7 @@ export const stagingMerge: JobDefinition<StagingMergeData> = {
             skip('the pull request is closed');
             continue;
           }
-          const reason = await unmergeableReason(gitea, project, prNumber, err);
+          const reason = await unmergeableReason(gitea, project, prNumber, err, project.stagingBranch);
           if (reason === null) throw err;
           conflicts.push({ taskId: task.id, prNumber, reason });
           await sendBack(deps, job.id!, project, task, prNumber, reason);

@@ -41,7 +41,7 @@ export class Cache {
     }
     const value = await load();
     if (versionedKey && value !== undefined) {
-      this.redis.set(versionedKey, JSON.stringify(value), 'EX', ttlSeconds).catch((err) => {
+      await this.redis.set(versionedKey, JSON.stringify(value), 'EX', ttlSeconds).catch((err) => {
         this.log.debug({ err, key }, 'cache write skipped');
       });
     }

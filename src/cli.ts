@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
     case 'mcp': {
       try {
         // stdout carries the MCP messages, so this process logs to stderr.
-        await serveStdio(config, process.env.AIWORKER_AGENT_TOKEN, createLogger(config.logLevel, process.stderr));
+        await serveStdio(config, config.agentToken, createLogger(config.logLevel, process.stderr));
       } catch (err) {
         if (!(err instanceof AgentTokenError)) throw err;
         console.error(`aiworker: ${err.message}`);

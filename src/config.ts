@@ -59,6 +59,7 @@ const schema = z.object({
   AGENT_TIMEOUT: int(10, 7 * 24 * 3600).default(15 * 60),
   PERMISSION_CACHE_SECONDS: int(0, 3600).default(60),
   SHUTDOWN_GRACE_SECONDS: int(1, 600).default(10),
+  AIWORKER_AGENT_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -90,6 +91,8 @@ export interface Config {
   permissionCacheSeconds: number;
   shutdownGraceMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** The agent `aiworker mcp` serves on stdio. */
+  agentToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -158,5 +161,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     permissionCacheSeconds: e.PERMISSION_CACHE_SECONDS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
+    agentToken: e.AIWORKER_AGENT_TOKEN ?? null,
   };
 }

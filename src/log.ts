@@ -21,6 +21,7 @@ const REDACT = [
   'config.apiToken',
   'config.feedToken',
   'config.webhookSecrets',
+  'config.agentToken',
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

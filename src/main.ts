@@ -33,9 +33,15 @@ import { deliveryRoutes } from './http/routes/deliveries.js';
 import { deploymentRoutes } from './http/routes/deployments.js';
 import { DeploymentStore } from './deployments/store.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { mergeRoutes } from './http/routes/merge.js';
+import { MergeRunStore } from './merges/runs.js';
 import { attachFeed } from './feed/server.js';
 import { dashboardRoutes } from './feed/dashboard.js';
 import { JOBS } from '../jobs/index.js';
+import { scheduleAgentLiveness } from '../jobs/agent-liveness.js';
+import { schedulePreviewCleanup } from '../jobs/preview-cleanup.js';
+import { AnswerWaiter, RedisAnswerNotifier } from './mcp/answers.js';
+import { mcpRoutes } from './mcp/http.js';
 import type { JobDeps } from '../jobs/types.js';
 
 export interface ServiceOverrides {
@@ -43,6 +49,10 @@ export interface ServiceOverrides {
   /** Recovery timing; tests shorten it. */
   recovery?: { intervalMs: number; staleAfterMs: number };
   previewDebounceMs?: number;
+  /** Repeatable jobs (preview cleanup, agent liveness) scheduled at worker start; tests that do not want them turn this off. */
+  schedules?: boolean;
+  /** Gitea client tuning (tests shorten retries and timeouts). */
+  gitea?: { retries?: number; timeoutMs?: number; retryBaseMs?: number };
   /** A cluster to use instead of the one KUBECONFIG describes (tests). */
   cluster?: PreviewCluster | null;
 }
@@ -60,14 +70,26 @@ export interface Service {
   queues: Queues;
   jobs: JobScheduler;
   recovery: DeliveryRecovery;
+  /** What handlers, jobs and MCP tools are given. */
+  deps: JobDeps;
   /** Where the web role listens (null for a worker). */
   url: string | null;
   shutdown: Shutdown;
   stop(): Promise<void>;
 }
 
-/** Wiring only: config -> dependencies -> roles -> shutdown. */
-export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+/** Repeatable jobs live in Redis; every worker start (re)creates them, idempotently. */
+async function scheduleRepeatables(queues: Queues, config: Config, log: Logger): Promise<void> {
+  await schedulePreviewCleanup(queues, 5 * 60_000).catch((err) =>
+    log.warn({ err: (err as Error).message }, 'preview cleanup not scheduled; it is scheduled at the next worker start'),
+  );
+  await scheduleAgentLiveness(queues, config.agentTimeoutMs).catch((err) =>
+    log.warn({ err: (err as Error).message }, 'agent liveness sweep not scheduled; it is scheduled at the next worker start'),
+  );
+}
+
+/** Every dependency a process of any role needs, built once; nothing runs yet. */
+export async function buildCore(config: Config, overrides: ServiceOverrides = {}) {
   const log = overrides.log ?? createLogger(config.logLevel);
   const shutdown = new Shutdown(log);
   log.info({ role: config.role, database: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl) }, 'starting aiworker');
@@ -94,7 +116,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const metrics = createMetrics();
   const cache = new Cache(redis, config.redisPrefix, log);
   const feed = new RedisFeedPublisher(redis, config.redisPrefix, log);
-  const tasks = new TaskService({ db, cache, feed });
+  const tasks = new TaskService({ db, cache, feed, answers: new RedisAnswerNotifier(redis, config.redisPrefix, log) });
   const projects = new ProjectService({ db, cache });
   const agents = new AgentService({ db, cache, feed });
   const deliveries = new DeliveryStore(db);
@@ -104,7 +126,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
   shutdown.add('delivery marks', () => deliveryQueue.flush());
 
-  const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log }) : null;
+  const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log, ...overrides.gitea }) : null;
   let botLogin: string | null = config.gitea?.botLogin ?? null;
   const resolveBotLogin = async () => {
     if (botLogin || !gitea) return botLogin;
@@ -153,6 +175,16 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     cluster,
   };
 
+  return { config, log, shutdown, db, redis, metrics, cache, feed, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, replies, recovery, jobDeps };
+}
+
+export type Core = Awaited<ReturnType<typeof buildCore>>;
+
+/** Wiring only: config -> dependencies -> roles -> shutdown. */
+export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+  const core = await buildCore(config, overrides);
+  const { log, shutdown, db, redis, metrics, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, recovery, jobDeps } = core;
+
   let url: string | null = null;
   if (config.role === 'worker' || config.role === 'all') {
     const pool = new WorkerPool(JOBS, jobDeps, {
@@ -162,6 +194,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     }, log, metrics);
     pool.start();
     shutdown.add('workers', () => pool.close());
+    if (overrides.schedules !== false) await scheduleRepeatables(queues, config, log);
   }
   recovery.start();
   shutdown.add('recovery', () => recovery.stop());
@@ -184,7 +217,10 @@ export async function startService(config: Config, overrides: ServiceOverrides =
             : { status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' },
       },
     ];
+    const answers = new AnswerWaiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
     const publicRoutes: Router[] = [
+      // Agents authenticate with their own tokens, not API_TOKEN.
+      mcpRoutes({ ...jobDeps, answers }),
       healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress }),
       webhookRoutes({ deliveries, batcher: new InsertBatcher(deliveries), queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       dashboardRoutes(),
@@ -194,7 +230,8 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       taskRoutes({ tasks }),
       agentRoutes({ agents }),
       deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),
-      deploymentRoutes({ deployments: new DeploymentStore(db) }), // preview-jobs: minimal edit
+      mergeRoutes({ tasks, projects, jobs, runs: new MergeRunStore(db) }),
+      deploymentRoutes({ deployments: new DeploymentStore(db) }),
     ];
     const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
@@ -211,6 +248,8 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       server.closeIdleConnections();
     }));
     shutdown.add('feed', () => liveFeed.close());
+    // Closed before HTTP drains, so waiting check_response calls answer first.
+    shutdown.add('mcp answers', () => answers.close());
     log.info({ port }, 'listening');
   }
 
@@ -227,6 +266,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     queues,
     jobs,
     recovery,
+    deps: jobDeps,
     url,
     shutdown,
     stop: () => shutdown.run(),

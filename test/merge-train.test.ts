@@ -27,6 +27,9 @@ const CONFLICT_409 = {
 };
 const TRY_LATER = { message: 'Please try again later', url: `${GITEA_URL}/api/swagger` };
 
+/** JSON columns and non-JSON content types (merge patches) arrive as text. */
+const jsonOf = (v: unknown): any => (typeof v === 'string' ? JSON.parse(v) : v);
+
 let shaCounter = 0;
 /** A fresh, valid-looking commit sha. */
 const nextSha = () => (++shaCounter).toString(16).padStart(40, 'c');
@@ -267,8 +270,11 @@ function argoSync(name: string, end: { phase: string; message: string }, revisio
   const idle = api().get(appPath(name)).reply(200, application(name));
   const patch = api()
     .matchHeader('content-type', 'application/merge-patch+json')
-    .patch(appPath(name), (body: any) => body.operation?.initiatedBy?.username === 'aiworker' && revision(body.operation?.sync?.revision))
-    .reply(200, (_uri, body: any) => application(name, { operation: true, revision: body.operation.sync.revision }));
+    .patch(appPath(name), (raw) => {
+      const body = jsonOf(raw);
+      return body.operation?.initiatedBy?.username === 'aiworker' && revision(body.operation?.sync?.revision);
+    })
+    .reply(200, (_uri, body) => application(name, { operation: true, revision: jsonOf(body).operation.sync.revision }));
   const done = api()
     .get(appPath(name))
     .reply(200, () => application(name, { ...end, startedAt: '2025-01-01T00:05:00Z', revision: 'f0'.repeat(20) }));
@@ -327,9 +333,10 @@ describe('staging merge train, promotion and Argo CD sync', function () {
   async function finished(queue: QueueName, jobId: string, timeoutMs = 20_000) {
     return eventually(
       async () => {
-        const job = await svc.queues.get(queue).getJob(jobId);
-        const state = job ? await job.getState() : null;
-        return job && (state === 'completed' || state === 'failed') ? { state, job } : null;
+        const state = await svc.queues.get(queue).getJobState(jobId);
+        if (state !== 'completed' && state !== 'failed') return null;
+        // Read after the state: a job read while active has no result yet.
+        return { state, job: (await svc.queues.get(queue).getJob(jobId))! };
       },
       timeoutMs,
       `job ${jobId} to finish`,
@@ -348,7 +355,8 @@ describe('staging merge train, promotion and Argo CD sync', function () {
 
   async function deployEvents(projectId: number) {
     const rows = await svc.db('task_events').where({ project_id: projectId }).whereIn('type', ['deploy:started', 'deploy:completed']).orderBy('id');
-    return rows.map((r: any) => ({ type: r.type, ...(typeof r.data === 'string' ? JSON.parse(r.data) : r.data) }));
+    // Preview deploys and teardowns of the same project publish these events too.
+    return rows.map((r: any) => ({ type: r.type, ...jsonOf(r.data) })).filter((e: any) => e.environment !== 'preview');
   }
 
   async function deliver(name: string, opts: DeliveryOptions) {
@@ -639,11 +647,11 @@ describe('staging merge train, promotion and Argo CD sync', function () {
         const url = 'https://train-staging-ok.example.com/';
         expect(job.returnvalue).to.deep.include({ status: 'succeeded', environment: 'staging', application: 'train-staging-ok', url });
 
-        const rows = await svc.db('deployments').where({ project_id: p.id });
+        const rows = await svc.db('deployments').where({ project_id: p.id, kind: 'sync' });
         expect(rows).to.have.length(1);
         expect(rows[0]).to.include({ environment: 'staging', kind: 'sync', status: 'succeeded', url, commit_sha: revision, job_id: jobId, error: null });
         expect(Boolean(rows[0].dry_run)).to.equal(false);
-        expect(JSON.parse(rows[0].task_ids)).to.deep.equal([t.id]);
+        expect(jsonOf(rows[0].task_ids)).to.deep.equal([t.id]);
         expect(rows[0].finished_at).to.be.instanceOf(Date);
 
         expect(await deployEvents(p.id)).to.deep.equal([
@@ -676,7 +684,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       expect(job.attemptsMade).to.equal(1);
       const error = `Argo CD sync of train-prod-bad Failed: ${message}`;
       expect(job.failedReason).to.equal(error);
-      const [row] = await svc.db('deployments').where({ project_id: p.id });
+      const [row] = await svc.db('deployments').where({ project_id: p.id, kind: 'sync' });
       expect(row).to.include({ environment: 'production', kind: 'sync', status: 'failed', error, url: 'https://train-prod-bad.example.com/' });
       expect(await deployEvents(p.id)).to.deep.equal([
         { type: 'deploy:started', environment: 'production', taskIds: [] },
@@ -689,7 +697,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const jobId = await svc.jobs.syncEnvironment(p.id, 'production', nextSha(), []);
       const { job } = await finished('deploy', jobId);
       expect(job.returnvalue).to.deep.include({ status: 'skipped', deploymentId: null });
-      expect(await svc.db('deployments').where({ project_id: p.id })).to.deep.equal([]);
+      expect(await svc.db('deployments').where({ project_id: p.id, kind: 'sync' })).to.deep.equal([]);
       expect(await deployEvents(p.id)).to.deep.equal([]);
     });
   });
@@ -726,7 +734,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
         (j) => j.name === 'environment-sync' && j.data.projectId === p.id,
       );
       expect(syncs.map((j) => j.id)).to.deep.equal([result.syncJobId]);
-      expect(await svc.db('deployments').where({ project_id: p.id })).to.have.length(1);
+      expect(await svc.db('deployments').where({ project_id: p.id, kind: 'sync' })).to.have.length(1);
     });
   });
 });
@@ -745,16 +753,14 @@ describe('environment sync without Kubernetes (dry-run)', function () {
   it('records a dry-run deployment and publishes deploy:completed with status dry-run', async () => {
     const res = await svc.api('POST', '/api/projects', { name: 'web', repo: 'acme/dry', argocdApplication: 'dry-staging' });
     const jobId = await svc.jobs.syncEnvironment(res.body.id, 'staging', 'b'.repeat(40), []);
-    const job = await eventually(async () => {
-      const j = await svc.queues.get('deploy').getJob(jobId);
-      return j && (await j.getState()) === 'completed' ? j : null;
-    });
+    await eventually(async () => (await svc.queues.get('deploy').getJobState(jobId)) === 'completed');
+    const job = (await svc.queues.get('deploy').getJob(jobId))!;
     expect(job.returnvalue).to.deep.include({ status: 'dry-run', url: null });
     const [row] = await svc.db('deployments').where({ project_id: res.body.id });
     expect(row).to.include({ environment: 'staging', kind: 'sync', url: null, commit_sha: 'b'.repeat(40) });
     expect(Boolean(row.dry_run)).to.equal(true);
     const events = await svc.db('task_events').where({ project_id: res.body.id, type: 'deploy:completed' });
-    expect(events.map((e: any) => JSON.parse(e.data))).to.deep.equal([{ environment: 'staging', url: null, status: 'dry-run' }]);
+    expect(events.map((e: any) => jsonOf(e.data))).to.deep.equal([{ environment: 'staging', url: null, status: 'dry-run' }]);
   });
 });
 

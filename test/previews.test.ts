@@ -565,6 +565,35 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     expect(one.body.manifests[1].spec.template.spec.containers[0].image).to.equal(`${IMAGE}:${OPENED_SHA}`);
     expect((await s.api('GET', '/api/deployments/999999')).status).to.equal(404);
     expect((await s.api('GET', '/api/deployments?environment=qa')).status).to.equal(400);
+
+    // The teardown of a dry-run preview is recorded as a dry-run too.
+    await send(s, 'pull_request.closed', { taskId: task.id });
+    const teardown = await eventually(async () => {
+      const { deployments: rows } = await deployments(s, `taskId=${task.id}`);
+      return rows.find((d: any) => d.kind === 'teardown' && d.status === 'succeeded');
+    }, 10_000, 'the dry-run teardown record');
+    expect(teardown).to.include({ dryRun: true, environment: 'preview' });
+    expectAllCallsMade();
+  });
+
+  it('preview settings that cannot be rendered fail at once, without calling the cluster', async () => {
+    const { svc: s, task } = await start(kubeCluster(), { previewImage: IMAGE, previewSettings: { containerPort: 70000 } });
+    const log: GiteaLog = { statuses: [], comments: [] };
+    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'failure']]);
+    expectNewComment(log, 3);
+
+    await send(s, 'pull_request.opened', { taskId: task.id });
+    const [job] = await finishedDeployJobs(s, 1);
+    await eventually(async () => nock.pendingMocks().length === 0, 10_000, 'the failure reports');
+    expectAllCallsMade();
+
+    expect(await job.getState()).to.equal('failed');
+    expect(job.attemptsMade).to.equal(1);
+    expect(log.comments[0].body).to.contain('invalid container port: 70000');
+    const { deployments: rows } = await deployments(s, `taskId=${task.id}`);
+    expect(rows[0]).to.include({ status: 'failed' });
+    expect(rows[0].error).to.contain('cannot be rendered');
+    expect(await getTask(s, task.id)).to.include({ state: 'in_progress', previewUrl: null });
   });
 
   it('a project without previews deploys nothing and calls nobody', async () => {

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { AppError } from '../../src/errors.js';
-import type { GiteaClient } from '../../src/gitea/client.js';
+import type { GiteaClient, GiteaError } from '../../src/gitea/client.js';
 import { acquireMergeLock } from '../../src/merges/lock.js';
 import { MergeRunStore, type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
 import type { Project } from '../../src/projects/service.js';
@@ -12,7 +12,6 @@ const LOCK_WAIT_MS = 500;
 export interface MergeRunContext {
   project: Project;
   gitea: GiteaClient;
-  runs: MergeRunStore;
 }
 
 /**
@@ -50,7 +49,7 @@ export async function runMergeJob(
       outcome = { status: 'nothing_to_do', merged: [], conflicts: [], skipped: [], revision: null, note: 'Gitea is not configured: nothing was merged' };
       log.info({ taskIds: o.taskIds }, 'Gitea not configured: merge logged, not sent');
     } else {
-      outcome = await work({ project, gitea: deps.gitea, runs });
+      outcome = await work({ project, gitea: deps.gitea });
     }
     await runs.finish(jobId, outcome);
     log.info({ status: outcome.status, merged: outcome.merged.length, conflicts: outcome.conflicts.length, revision: outcome.revision }, `${o.kind} merge finished`);
@@ -63,4 +62,28 @@ export async function runMergeJob(
   } finally {
     await lock.release();
   }
+}
+
+/** Gitea answers a merge conflict with its ErrMergeConflicts struct as JSON, which has no `message`. */
+function describeRefusal(message: string, base: string): string {
+  if (message === 'head out of date') return 'new commits arrived on the pull request in the meantime (head out of date)';
+  const files = [...new Set([...message.matchAll(/Merge conflict in ([^\s"\\]+)/g)].map((m) => m[1]))];
+  if (files.length) return `its changes conflict with \`${base}\` in ${files.map((f) => `\`${f}\``).join(', ')}`;
+  if (/"Style"\s*:|conflict/i.test(message)) return `its changes conflict with \`${base}\``;
+  return message;
+}
+
+/**
+ * Why Gitea cannot merge the PR into `base`, or null when the failure is not the PR's fault (the job
+ * should retry). 405 "Please try again later" is also Gitea's answer for a PR with conflicts, so once
+ * the client's own retries are spent the PR is read again: `mergeable: false` means it really cannot.
+ */
+export async function unmergeableReason(gitea: GiteaClient, project: Project, prNumber: number, err: GiteaError, base: string): Promise<string | null> {
+  if (err.status === 409) return describeRefusal(err.giteaMessage, base) || 'Gitea reported a conflict';
+  if (err.status === 405 && !err.retryable) return err.giteaMessage || 'Gitea does not allow this merge';
+  if (err.status === 405) {
+    const pull = await gitea.getPull(project.owner, project.repoName, prNumber);
+    if (!pull.mergeable) return `Gitea reports that it cannot be merged into \`${base}\` (conflicting changes)`;
+  }
+  return null;
 }

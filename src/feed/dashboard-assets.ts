@@ -12,6 +12,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>aiworker</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/dashboard/dashboard.css">
 </head>
 <body>
@@ -46,6 +47,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
 export const DASHBOARD_CSS = `
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; background: #f6f8fa; }
 header { display: flex; align-items: center; justify-content: space-between; padding: 10px 16px; background: #24292f; color: #fff; }
 h1 { font-size: 18px; margin: 0; }
@@ -57,8 +59,8 @@ h2 { font-size: 13px; margin: 0 0 8px; text-transform: uppercase; letter-spacing
 .conn-refused, .conn-error, .conn-offline { background: #cf222e; }
 .token-form { max-width: 360px; margin: 40px auto; padding: 16px; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; display: grid; gap: 8px; }
 .error { color: #cf222e; margin: 0; min-height: 1em; }
-.dashboard { display: grid; grid-template-columns: 1fr 280px; gap: 16px; padding: 16px; }
-.board { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(180px, 1fr); gap: 10px; overflow-x: auto; align-items: start; }
+.dashboard { display: grid; gap: 16px; padding: 16px; }
+.board { display: grid; grid-template-columns: repeat(8, minmax(140px, 1fr)); gap: 10px; overflow-x: auto; align-items: start; }
 .column { background: #eaeef2; border-radius: 6px; padding: 8px; min-height: 120px; }
 .count { color: #6e7781; font-weight: normal; }
 .cards { list-style: none; margin: 0; padding: 0; display: grid; gap: 8px; }
@@ -67,7 +69,8 @@ h2 { font-size: 13px; margin: 0 0 8px; text-transform: uppercase; letter-spacing
 .task-id { color: #57606a; margin-right: 4px; }
 .meta { display: flex; flex-wrap: wrap; gap: 4px 10px; margin-top: 6px; font-size: 12px; color: #57606a; }
 .question { margin-top: 6px; font-size: 12px; background: #fff8c5; padding: 4px 6px; border-radius: 4px; }
-.side section { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px; margin-bottom: 12px; }
+.side { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; align-items: start; }
+.side section { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px; }
 .list { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; font-size: 13px; }
 .dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin-right: 6px; background: #8c959f; }
 .dot-idle { background: #1a7f37; }
@@ -76,7 +79,7 @@ h2 { font-size: 13px; margin: 0 0 8px; text-transform: uppercase; letter-spacing
 .status-failed, .status-failure, .status-error { color: #cf222e; }
 .muted { color: #6e7781; }
 a { color: #0969da; }
-@media (max-width: 900px) { .dashboard { grid-template-columns: 1fr; } }
+@media (max-width: 700px) { .side { grid-template-columns: 1fr; } }
 `;
 
 // String.raw keeps the script's backslashes as written; the states come from the state machine.
@@ -160,9 +163,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     card.appendChild(head);
     var meta = el('div', 'meta');
     if (projectId === null) meta.appendChild(el('span', 'project', 'project ' + task.projectId));
-    var agent = task.assignedAgentId ? agents.get(task.assignedAgentId) : null;
+    var agent = agentOf(task);
     if (agent) meta.appendChild(el('span', 'agent', 'agent: ' + agent.name));
-    else if (task.assignedAgentId) meta.appendChild(el('span', 'agent', 'agent #' + task.assignedAgentId));
     var pr = task.prUrl ? link(task.prUrl, task.prNumber ? 'PR #' + task.prNumber : 'PR') : null;
     if (pr) { pr.className = 'pr-link'; meta.appendChild(pr); }
     var preview = task.previewUrl ? link(task.previewUrl, 'preview') : null;
@@ -170,6 +172,12 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (meta.childNodes.length) card.appendChild(meta);
     if (task.state === 'needs_input' && task.question) card.appendChild(el('div', 'question', task.question));
     return card;
+  }
+
+  // The assigned agent, else one that reports working on the task.
+  function agentOf(task) {
+    if (task.assignedAgentId) return agents.get(task.assignedAgentId) || { name: '#' + task.assignedAgentId };
+    return Array.from(agents.values()).find(function (a) { return a.currentTaskId === task.id; }) || null;
   }
 
   function renderBoard() {

@@ -10,6 +10,7 @@ import { AppError, notFound } from '../errors.js';
 import { safeEqual } from '../http/auth.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/service.js';
+import type { Agent, AgentStatus } from '../agents/service.js';
 import type { Deployment, DeploymentStore } from '../deployments/store.js';
 import { toTask, type Task, type TaskRow } from '../tasks/model.js';
 import { FEED_EVENT_TYPES, toFeedEvent, wireEvent, type EventRow, type FeedEvent } from './events.js';
@@ -33,16 +34,6 @@ export interface Feed {
   close(): Promise<void>;
 }
 
-/** An agent as `GET /api/agents` shows it. */
-export interface FeedAgent {
-  id: number;
-  name: string;
-  status: string;
-  currentTaskId: number | null;
-  lastSeenAt: string | null;
-  createdAt: string;
-}
-
 /**
  * The `subscribe` acknowledgement. `tasks` and `lastEventId` are SPEC §6; `agents` and
  * `deployments` are additions for the dashboard, which holds the feed token but not API_TOKEN.
@@ -50,7 +41,7 @@ export interface FeedAgent {
 export interface FeedSnapshot {
   tasks: Task[];
   lastEventId: number;
-  agents: FeedAgent[];
+  agents: Agent[];
   deployments: Deployment[];
 }
 
@@ -159,8 +150,11 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       });
     } catch (err) {
       sub.close();
-      if (subscriptions.get(socket.id) === sub) subscriptions.delete(socket.id);
-      await socket.leave(sub.room);
+      // A newer subscribe on this socket may have taken over (maybe the same room): leave only our own.
+      if (subscriptions.get(socket.id) === sub) {
+        subscriptions.delete(socket.id);
+        await socket.leave(sub.room);
+      }
       ack({ error: ackError(err, log) });
     }
   }
@@ -399,6 +393,7 @@ async function readSnapshot(db: Knex, projectId: number | null, since: number | 
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
-function toFeedAgent(r: { id: number; name: string; status: string; current_task_id: number | null; last_seen_at: Date | null; created_at: Date }): FeedAgent {
+/** The shape GET /api/agents answers with, read without the token hash. */
+function toFeedAgent(r: { id: number; name: string; status: AgentStatus; current_task_id: number | null; last_seen_at: Date | null; created_at: Date }): Agent {
   return { id: r.id, name: r.name, status: r.status, currentTaskId: r.current_task_id, lastSeenAt: iso(r.last_seen_at), createdAt: iso(r.created_at)! };
 }

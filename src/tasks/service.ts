@@ -324,6 +324,11 @@ export class TaskService {
     return row ? toTask(row) : null;
   }
 
+  /** Did this delivery create the task? A retried delivery then finishes its work instead of stopping. */
+  async createdByDelivery(taskId: number, deliveryId: string): Promise<boolean> {
+    return !!(await this.db('task_events').where({ task_id: taskId, type: 'task:created', delivery_id: deliveryId }).first('id'));
+  }
+
   async findByIssue(projectId: number, issueNumber: number): Promise<Task | null> {
     const row = await this.db<TaskRow>('tasks').where({ project_id: projectId, issue_number: issueNumber }).first();
     return row ? toTask(row) : null;

@@ -1,21 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Cache } from '../../src/cache.js';
-import { RedisFeedPublisher } from '../../src/feed/publisher.js';
-import { TaskService } from '../../src/tasks/service.js';
-import { ProjectService } from '../../src/projects/service.js';
-import { AgentService } from '../../src/agents/service.js';
-import { GiteaClient } from '../../src/gitea/client.js';
-import { Replier } from '../../src/gitea/replies.js';
-import { createApp } from '../../src/http/app.js';
-import { projectRoutes } from '../../src/http/routes/projects.js';
-import { taskRoutes } from '../../src/http/routes/tasks.js';
-import { agentRoutes } from '../../src/http/routes/agents.js';
-import { AnswerWaiter, RedisAnswerNotifier } from '../../src/mcp/answers.js';
-import { mcpRoutes } from '../../src/mcp/http.js';
+import { AnswerWaiter } from '../../src/mcp/answers.js';
 import type { McpDeps } from '../../src/mcp/server.js';
 import { REDIS_URL, startTestService, TEST_API_TOKEN, type TestService } from './service.js';
 
@@ -35,43 +21,12 @@ export interface McpHarness {
   close(): Promise<void>;
 }
 
-/**
- * A test service (own MySQL database and Redis prefix) plus a Koa app that mounts the MCP routes
- * next to the REST routes, with a TaskService that publishes answers, as src/main.ts wires them.
- */
+/** A test service (own MySQL database and Redis prefix) with Gitea at GITEA_URL, for MCP clients. */
 export async function startMcpHarness(env: Record<string, string> = {}): Promise<McpHarness> {
-  const svc = await startTestService(env);
-  const { db, redis, log, config, metrics } = svc;
-  const prefix = config.redisPrefix;
-  const cache = new Cache(redis, prefix, log);
-  const feed = new RedisFeedPublisher(redis, prefix, log);
-  const tasks = new TaskService({ db, cache, feed, answers: new RedisAnswerNotifier(redis, prefix, log) });
-  const projects = new ProjectService({ db, cache });
-  const agents = new AgentService({ db, cache, feed });
-  const answers = new AnswerWaiter({ redisUrl: REDIS_URL, prefix, log });
-  const gitea = new GiteaClient({ baseUrl: GITEA_URL, token: GITEA_TOKEN, retries: 0, timeoutMs: 2000 });
-  const deps: McpDeps = {
-    tasks,
-    projects,
-    agents,
-    jobs: svc.jobs,
-    replies: new Replier({ api: gitea, log }),
-    gitea,
-    cluster: null,
-    config,
-    answers,
-    log,
-  };
-  const app = createApp({
-    log,
-    metrics,
-    apiToken: TEST_API_TOKEN,
-    publicRoutes: [mcpRoutes(deps)],
-    apiRoutes: [projectRoutes({ projects }), taskRoutes({ tasks }), agentRoutes({ agents })],
-  });
-  const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const svc = await startTestService({ GITEA_URL, GITEA_TOKEN, ...env }, { gitea: { retries: 0, timeoutMs: 2000 } });
+  const url = svc.url!;
+  const answers = new AnswerWaiter({ redisUrl: REDIS_URL, prefix: svc.config.redisPrefix, log: svc.log });
+  const deps: McpDeps = { ...svc.deps, answers };
   const clients: Client[] = [];
 
   const api = async (method: string, path: string, body?: unknown) => {
@@ -105,8 +60,6 @@ export async function startMcpHarness(env: Record<string, string> = {}): Promise
     async close() {
       await Promise.allSettled(clients.map((c) => c.close()));
       await answers.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       await svc.cleanup();
     },
   };

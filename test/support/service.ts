@@ -57,6 +57,7 @@ export async function startTestService(
     log: createLogger(config.logLevel),
     recovery: { intervalMs: 200, staleAfterMs: 1000 },
     previewDebounceMs: 50,
+    schedules: false,
     ...overrides,
   });
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {

@@ -52,8 +52,8 @@ export const updateTaskStatus = defineTool({
   name: 'update_task_status',
   description:
     "Move a task you hold to another state, as aiworker's state machine allows: e.g. in_progress -> ready_to_test (a project without previews), " +
-    '-> backlog to hand it back, -> cancelled to give it up. A refused move is an error naming the states the target is entered from. ' +
-    'Ask questions with ask_user_question, not by moving to needs_input. Returns the task.',
+    'in_progress -> backlog to hand it back. A refused move is an error naming the states the target is entered from. ' +
+    'Ask questions with ask_user_question rather than moving to needs_input; approving and cancelling are left to people. Returns the task.',
   input: {
     taskId: taskIdField,
     state: z.enum(TASK_STATES).describe('The state to move the task to.'),
@@ -65,9 +65,13 @@ export const updateTaskStatus = defineTool({
     if (state === 'needs_input') {
       throw new ToolError(`use ask_user_question to put task ${taskId} in needs_input: the question is what a person answers`);
     }
+    // SPEC §2: approval comes from a person with write access, cancelling from /cancel or the REST API.
+    if (state === 'approved' || state === 'cancelled') {
+      throw new ToolError(`agents cannot move a task to ${state}: a person does that on the pull request (${state === 'approved' ? 'a review approval or /approve' : '/cancel'}) or through the REST API`);
+    }
     await deps.tasks.transition(taskId, state, { source: 'agent', actor, reason: note ?? `set to ${state} by the agent` });
-    // A task handed back or given up is no longer what the agent works on.
-    if (state === 'backlog' || state === 'cancelled') {
+    // A task handed back is no longer what the agent works on.
+    if (state === 'backlog') {
       const me = await deps.agents.get(agent.id);
       if (me.currentTaskId === taskId) await deps.agents.report(agent.id, 'idle', null, actor);
     }

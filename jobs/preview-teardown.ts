@@ -1,0 +1,82 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DeploymentStore } from '../src/deployments/store.js';
+import { KubeApiError } from '../src/k8s/cluster.js';
+import { previewNamespaceName } from '../src/k8s/manifests.js';
+import type { Logger } from '../src/log.js';
+import { lockPreview, lockTtlMs } from './lib/preview.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+export interface PreviewTeardownData {
+  taskId: number;
+  reason: string;
+}
+
+const LOCK_RETRY_MS = 500;
+
+async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logger) {
+  const { taskId } = job.data;
+  const namespace = previewNamespaceName(taskId);
+  const dryRun = deps.cluster === null;
+  const task = await deps.tasks.find(taskId);
+  const deployments = new DeploymentStore(deps.db);
+  // A vanished task has no project to file the record under; its namespace still goes.
+  const existing = task ? await deployments.findByJob(job.id!, 'teardown') : null;
+  const record = task
+    ? (existing ??
+      (await deployments.create({
+        projectId: task.projectId,
+        taskId,
+        environment: 'preview',
+        kind: 'teardown',
+        status: 'running',
+        url: task.previewUrl,
+        taskIds: [taskId],
+        dryRun,
+        jobId: job.id,
+      })))
+    : null;
+
+  let existed: boolean | null = null;
+  if (deps.cluster) {
+    try {
+      existed = await deps.cluster.deleteNamespace(namespace);
+    } catch (err) {
+      const message = (err as Error).message;
+      const retryable = err instanceof KubeApiError && err.retryable;
+      const attempt = job.attemptsMade + 1;
+      const attempts = job.opts.attempts ?? 1;
+      if (retryable && attempt < attempts) {
+        log.warn({ err: message, attempt, attempts }, 'preview teardown failed; it will be retried');
+        if (record) await deployments.update(record.id, { error: `attempt ${attempt} of ${attempts} failed: ${message}` });
+        throw err;
+      }
+      log.error({ err: message, attempt, attempts }, 'preview teardown failed');
+      if (record) await deployments.update(record.id, { status: 'failed', error: message, finishedAt: new Date() });
+      throw retryable ? err : new UnrecoverableError(message);
+    }
+  } else {
+    log.info({ namespace }, 'dry-run: no Kubernetes cluster configured, preview namespace not deleted (nothing was deployed)');
+  }
+  if (task) await deps.tasks.link(taskId, { preview_url: null });
+  if (record) await deployments.update(record.id, { status: 'succeeded', error: null, finishedAt: new Date() });
+  log.info({ namespace, existed, dryRun }, 'preview torn down');
+  return { status: dryRun ? 'dry-run' : 'succeeded', namespace, existed, deploymentId: record?.id ?? null };
+}
+
+export const previewTeardown: JobDefinition<PreviewTeardownData> = {
+  queue: 'deploy',
+  name: 'preview-teardown',
+  async process(job, deps, token) {
+    const log = deps.log.child({ job: job.name, jobId: job.id, taskId: job.data.taskId, reason: job.data.reason });
+    const release = await lockPreview(deps, job.data.taskId, lockTtlMs(deps));
+    if (!release) {
+      await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    try {
+      return await teardown(job, deps, log);
+    } finally {
+      await release();
+    }
+  },
+};
