@@ -13,19 +13,19 @@ export const issueLabelled: WebhookHandler<IssuesPayload> = {
     if (issue.pull_request) return ignored('a pull request, not an issue');
     if (!(issue.labels ?? []).some((l) => l.name.toLowerCase() === TASK_LABEL)) return ignored(`issue #${issue.number} has no ${TASK_LABEL} label`);
     const existing = await deps.tasks.findByIssue(ctx.project.id, issue.number);
-    if (existing && !(await deps.tasks.createdByDelivery(existing.id, ctx.id))) {
+    if (existing) {
+      // A retried or replayed delivery converges on what it did the first time, without a second comment.
+      if (await deps.tasks.createdByDelivery(existing.id, ctx.id)) return processed(`task ${existing.id} was created by this delivery`);
       return ignored(`issue #${issue.number} is already task ${existing.id}`);
     }
-    const task =
-      existing ??
-      (await deps.tasks.create({
-        projectId: ctx.project.id,
-        title: issue.title,
-        description: issue.body,
-        issueNumber: issue.number,
-        actor: sender.login,
-        deliveryId: ctx.id,
-      }));
+    const task = await deps.tasks.create({
+      projectId: ctx.project.id,
+      title: issue.title,
+      description: issue.body,
+      issueNumber: issue.number,
+      actor: sender.login,
+      deliveryId: ctx.id,
+    });
     // Agents also find the task by polling get_next_task: the announcement may be lost.
     await deps.jobs.announceTask(task.id).catch((err) => ctx.log.warn({ err: (err as Error).message, taskId: task.id }, 'task announcement not queued'));
     await deps.replies.post(

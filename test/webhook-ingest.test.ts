@@ -138,7 +138,7 @@ describe('webhook ingest', function () {
     const res = await svc.api('POST', `/api/webhooks/deliveries/${d.id}/replay`);
     expect(res.status).to.equal(202);
     await eventually(async () => (await svc.deliveries.get(d.id))!.attempts === 2, 10_000, 'replay handled');
-    expect(await svc.settled(d.id)).to.equal('ignored');
+    expect(await svc.settled(d.id)).to.equal('processed');
     expect(await svc.db('tasks').where({ issue_number: 77 })).to.have.length(1);
     expect((await svc.api('POST', '/api/webhooks/deliveries/nope/replay')).status).to.equal(404);
   });
