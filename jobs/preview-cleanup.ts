@@ -2,7 +2,8 @@ import { DeploymentStore } from '../src/deployments/store.js';
 import type { PreviewNamespace } from '../src/k8s/cluster.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { Task } from '../src/tasks/model.js';
-import { FINISHED_STATES, lockPreview, lockTtlMs } from './lib/preview.js';
+import { FINISHED_STATES } from './lib/preview.js';
+import { acquireLock, lockKeys } from '../src/queue/lock.js';
 import type { JobDefinition } from './types.js';
 
 export const PREVIEW_CLEANUP = 'preview-cleanup';
@@ -53,8 +54,8 @@ export const previewCleanup: JobDefinition<Record<string, never>> = {
         continue;
       }
       // A deploy or teardown holding the task's preview decides for itself; the next round looks again.
-      const release = ns.taskId === null ? async () => undefined : await lockPreview(deps, ns.taskId, lockTtlMs(deps));
-      if (!release) {
+      const lock = ns.taskId === null ? { release: async () => undefined } : await acquireLock(deps.redis, lockKeys.preview(deps.redisPrefix, ns.taskId));
+      if (!lock) {
         busy++;
         continue;
       }
@@ -80,7 +81,7 @@ export const previewCleanup: JobDefinition<Record<string, never>> = {
         failed.push(ns.name);
         log.warn({ namespace: ns.name, reason, err: (err as Error).message }, 'could not delete preview namespace; the next round tries again');
       } finally {
-        await release();
+        await lock.release();
       }
     }
     log.info({ deleted: deleted.length, kept, busy, failed: failed.length }, 'preview cleanup done');

@@ -1,4 +1,5 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import { DeploymentStore, type Deployment } from '../src/deployments/store.js';
 import { KubeApiError, RolloutFailedError, RolloutTimeoutError } from '../src/k8s/cluster.js';
 import {
@@ -12,7 +13,7 @@ import {
 import type { Logger } from '../src/log.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task } from '../src/tasks/model.js';
-import { FINISHED_STATES, PREVIEW_ACTOR, lockPreview, lockTtlMs, setPreviewStatus, shortSha } from './lib/preview.js';
+import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
 export interface PreviewDeployData {
@@ -21,7 +22,6 @@ export interface PreviewDeployData {
 }
 
 /** How soon a deploy that found its task's preview busy (another deploy, a teardown) looks again. */
-const LOCK_RETRY_MS = 500;
 
 /** The project's preview settings cannot be rendered: retrying cannot fix that, a settings change can. */
 class PreviewSettingsError extends Error {
@@ -304,15 +304,6 @@ export const previewDeploy: JobDefinition<PreviewDeployData> = {
   name: 'preview-deploy',
   async process(job, deps, token) {
     const log = deps.log.child({ job: job.name, jobId: job.id, taskId: job.data.taskId, reason: job.data.reason });
-    const release = await lockPreview(deps, job.data.taskId, lockTtlMs(deps));
-    if (!release) {
-      await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
-      throw new DelayedError();
-    }
-    try {
-      return await deploy(job, deps, log);
-    } finally {
-      await release();
-    }
+    return whileHolding(job, token, deps.redis, lockKeys.preview(deps.redisPrefix, job.data.taskId), () => deploy(job, deps, log));
   },
 };

@@ -1,9 +1,9 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { DeploymentStore } from '../src/deployments/store.js';
 import { KubeApiError } from '../src/k8s/cluster.js';
 import { previewNamespaceName } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
-import { lockPreview, lockTtlMs } from './lib/preview.js';
+import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
 export interface PreviewTeardownData {
@@ -11,7 +11,6 @@ export interface PreviewTeardownData {
   reason: string;
 }
 
-const LOCK_RETRY_MS = 500;
 
 async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logger) {
   const { taskId } = job.data;
@@ -68,15 +67,6 @@ export const previewTeardown: JobDefinition<PreviewTeardownData> = {
   name: 'preview-teardown',
   async process(job, deps, token) {
     const log = deps.log.child({ job: job.name, jobId: job.id, taskId: job.data.taskId, reason: job.data.reason });
-    const release = await lockPreview(deps, job.data.taskId, lockTtlMs(deps));
-    if (!release) {
-      await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
-      throw new DelayedError();
-    }
-    try {
-      return await teardown(job, deps, log);
-    } finally {
-      await release();
-    }
+    return whileHolding(job, token, deps.redis, lockKeys.preview(deps.redisPrefix, job.data.taskId), () => teardown(job, deps, log));
   },
 };

@@ -1,28 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import { acquireLock, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
 import { isHandledEventType } from '../src/gitea/events.js';
 import { TransitionError } from '../src/errors.js';
 import { handlerFor } from '../handlers/index.js';
 import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
-const LOCK_MS = 120_000;
 const WAIT_MS = 250;
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
 /** Waits its turn: a later delivery about the same PR or task is delayed until the earlier ones are done. */
-async function waitTurn(job: Job, token: string | undefined, deps: JobDeps, d: DeliveryRow): Promise<(() => Promise<void>) | null> {
-  if (!d.ordering_key) return async () => undefined;
-  const lockKey = `${deps.redisPrefix}:order:${d.ordering_key}`;
-  const owner = randomUUID();
-  const locked = await deps.redis.set(lockKey, owner, 'PX', LOCK_MS, 'NX');
-  const release = async () => {
-    await deps.redis.eval(RELEASE, 1, lockKey, owner).catch(() => undefined);
-  };
-  if (locked && !(await deps.deliveries.hasEarlierPending(d.ordering_key, Number(d.seq)))) return release;
-  if (locked) await release();
-  await job.moveToDelayed(Date.now() + WAIT_MS, token);
+async function takeTurn(deps: JobDeps, d: DeliveryRow): Promise<HeldLock | null> {
+  if (!d.ordering_key) return { release: async () => undefined };
+  const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key));
+  if (lock && !(await deps.deliveries.hasEarlierPending(d.ordering_key, Number(d.seq)))) return lock;
+  await lock?.release();
   return null;
 }
 
@@ -35,8 +26,8 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
     if (d.status === 'processed' || d.status === 'ignored' || d.status === 'failed') return { status: d.status, skipped: true };
 
-    const release = await waitTurn(job, token, deps, d);
-    if (!release) throw new DelayedError();
+    const lock = await takeTurn(deps, d);
+    if (!lock) throw await waitTurn(job, token, WAIT_MS);
     const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });
     try {
       await deps.deliveries.startAttempt(deliveryId);
@@ -70,7 +61,7 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       log.warn({ err, attempt: job.attemptsMade + 1, last }, 'delivery handler failed');
       throw err;
     } finally {
-      await release();
+      await lock.release();
       if (d.ordering_key) await wakeNext(deps, d.ordering_key, Number(d.seq));
     }
   },

@@ -8,7 +8,7 @@ import nock from 'nock';
 import { createApp } from '../src/http/app.js';
 import { mergeRoutes } from '../src/http/routes/merge.js';
 import { createKubeCluster, type PreviewCluster } from '../src/k8s/cluster.js';
-import { mergeLockKey } from '../src/merges/lock.js';
+import { lockKeys } from '../src/queue/lock.js';
 import { MergeRunStore } from '../src/merges/runs.js';
 import type { QueueName } from '../src/queue/queues.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
@@ -533,11 +533,11 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const { project: p, fake } = await project();
       const t = await approvedTask(p.id, fake, 51);
       // Holding the lock keeps the job waiting while the task changes.
-      await svc.redis.set(mergeLockKey(svc.config.redisPrefix, p.id), 'someone-else', 'PX', 30_000);
+      await svc.redis.set(lockKeys.merge(svc.config.redisPrefix, p.id), 'someone-else', 'PX', 30_000);
       const res = await mergeApi.call('POST', '/api/merge', { taskIds: [t.id] });
       expect(res.status).to.equal(202);
       await svc.api('PATCH', `/api/tasks/${t.id}`, { state: 'in_progress' });
-      await svc.redis.del(mergeLockKey(svc.config.redisPrefix, p.id));
+      await svc.redis.del(lockKeys.merge(svc.config.redisPrefix, p.id));
       const { job } = await finished('merge', res.body.jobId);
       expect(job.returnvalue.status).to.equal('nothing_to_do');
       expect(job.returnvalue.skipped).to.deep.equal([{ taskId: t.id, prNumber: 51, reason: 'is in_progress, not approved' }]);
@@ -547,7 +547,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
     it('runs one train per project at a time: a second one waits for the lock', async () => {
       const { project: p, fake } = await project();
       const t = await approvedTask(p.id, fake, 61);
-      const key = mergeLockKey(svc.config.redisPrefix, p.id);
+      const key = lockKeys.merge(svc.config.redisPrefix, p.id);
       await svc.redis.set(key, 'another-train', 'PX', 30_000);
 
       const res = await mergeApi.call('POST', '/api/merge', { taskIds: [t.id] });

@@ -1,7 +1,7 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { AppError } from '../../src/errors.js';
 import type { GiteaClient, GiteaError } from '../../src/gitea/client.js';
-import { acquireMergeLock } from '../../src/merges/lock.js';
+import { acquireLock, lockKeys, waitTurn } from '../../src/queue/lock.js';
 import { MergeRunStore, type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
 import type { Project } from '../../src/projects/service.js';
 import type { JobDeps } from '../types.js';
@@ -37,11 +37,8 @@ export async function runMergeJob(
   }
   await runs.open({ projectId: project.id, kind: o.kind, jobId, requestedBy: o.requestedBy, taskIds: o.taskIds });
 
-  const lock = await acquireMergeLock(deps.redis, deps.redisPrefix, project.id);
-  if (!lock) {
-    await job.moveToDelayed(Date.now() + LOCK_WAIT_MS, token);
-    throw new DelayedError();
-  }
+  const lock = await acquireLock(deps.redis, lockKeys.merge(deps.redisPrefix, project.id));
+  if (!lock) throw await waitTurn(job, token, LOCK_WAIT_MS);
   try {
     await runs.start(jobId);
     let outcome: MergeOutcome;

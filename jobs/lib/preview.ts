@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { CommitState } from '../../src/gitea/types.js';
 import type { Logger } from '../../src/log.js';
 import type { Project } from '../../src/projects/service.js';
@@ -14,25 +13,6 @@ export const FINISHED_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['stag
 
 // Gitea stores longer descriptions, but its UI (like GitHub's 140-character limit) cuts them short.
 const MAX_STATUS_DESCRIPTION = 140;
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
-/**
- * Takes the task's preview lock, so deploys, teardowns and cleanup of one task never overlap (an older
- * head applied after a newer one would leave the wrong image running). Returns its release, or null
- * when another job holds it; the lock expires by itself if its holder dies.
- */
-export async function lockPreview(deps: Pick<JobDeps, 'redis' | 'redisPrefix'>, taskId: number, ttlMs: number): Promise<(() => Promise<void>) | null> {
-  const key = `${deps.redisPrefix}:lock:preview:${taskId}`;
-  const owner = randomUUID();
-  if (!(await deps.redis.set(key, owner, 'PX', ttlMs, 'NX'))) return null;
-  return async () => {
-    await deps.redis.eval(RELEASE, 1, key, owner).catch(() => undefined);
-  };
-}
-
-/** How long a preview job may hold its task's lock: the rollout wait plus room for the API calls around it. */
-export const lockTtlMs = (deps: Pick<JobDeps, 'config'>) => deps.config.preview.rolloutTimeoutMs + 120_000;
 
 export const shortSha = (sha: string) => sha.slice(0, 7);
 
