@@ -1,12 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
-import { Cache } from '../src/cache.js';
 import { unitOfWork, type UnitOfWorkDeps } from '../src/db/unit-of-work.js';
-import { DeploymentStore, type Deployment } from '../src/deployments/store.js';
+import type { Deployment } from '../src/deployments/store.js';
 import { AppError } from '../src/errors.js';
-import { RedisFeedPublisher } from '../src/feed/publisher.js';
 import { KubeApiError } from '../src/k8s/cluster.js';
 import type { Environment } from '../src/queue/scheduler.js';
-import type { JobDefinition, JobDeps } from './types.js';
+import type { JobDefinition } from './types.js';
 
 export interface EnvironmentSyncData {
   projectId: number;
@@ -31,14 +29,6 @@ export interface EnvironmentSyncResult {
 /** ARGOCD_SYNC_TIMEOUT_SECONDS' default, for a cluster handed in without Kubernetes settings (tests). */
 const DEFAULT_SYNC_TIMEOUT_MS = 600_000;
 const KIND = 'sync';
-
-function feedDeps(deps: JobDeps): UnitOfWorkDeps {
-  return {
-    db: deps.db,
-    cache: new Cache(deps.redis, deps.redisPrefix, deps.log),
-    feed: new RedisFeedPublisher(deps.redis, deps.redisPrefix, deps.log),
-  };
-}
 
 /**
  * Syncs a project's Argo CD Application for staging or production (an `operation.sync` on the
@@ -66,8 +56,8 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
       return { status: 'skipped', environment, application: null, deploymentId: null, url: null, note };
     }
 
-    const store = new DeploymentStore(deps.db);
-    const uow = feedDeps(deps);
+    const store = deps.deployments;
+    const uow: UnitOfWorkDeps = deps;
     const finish = async (deployment: Deployment, status: SyncStatus, url: string | null, error: string | null): Promise<EnvironmentSyncResult> => {
       await unitOfWork(uow, async (tx) => {
         await store.update(

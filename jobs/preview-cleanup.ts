@@ -1,4 +1,3 @@
-import { DeploymentStore } from '../src/deployments/store.js';
 import type { PreviewNamespace } from '../src/k8s/cluster.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { Task } from '../src/tasks/model.js';
@@ -37,7 +36,7 @@ export const previewCleanup: JobDefinition<Record<string, never>> = {
       log.info('dry-run: no Kubernetes cluster configured, so no preview namespaces to clean up');
       return { status: 'dry-run', deleted: [] };
     }
-    const deployments = new DeploymentStore(deps.db);
+    const { deployments } = deps;
     const now = Date.now();
     const ttlMs = deps.config.preview.ttlHours * 3600_000;
     const deleted: string[] = [];

@@ -243,7 +243,7 @@ async function deploy(job: Job<PreviewDeployData>, deps: JobDeps, log: Logger): 
   const project = await deps.projects.get(task.projectId);
   if (!project.previewImage) return skipped(log, `project ${project.name} has no preview image: a project without previews`);
 
-  const deployments = new DeploymentStore(deps.db);
+  const { deployments } = deps;
   const teardown = await deployments.latest({ taskId, kind: 'teardown' });
   if (teardown && Date.parse(teardown.createdAt) >= job.timestamp) {
     return skipped(log, `the preview of task ${taskId} was torn down after this deploy was requested`);

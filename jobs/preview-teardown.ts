@@ -1,5 +1,4 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { DeploymentStore } from '../src/deployments/store.js';
 import { KubeApiError } from '../src/k8s/cluster.js';
 import { previewNamespaceName } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
@@ -17,7 +16,7 @@ async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logge
   const namespace = previewNamespaceName(taskId);
   const dryRun = deps.cluster === null;
   const task = await deps.tasks.find(taskId);
-  const deployments = new DeploymentStore(deps.db);
+  const { deployments } = deps;
   // A vanished task has no project to file the record under; its namespace still goes.
   const existing = task ? await deployments.findByJob(job.id!, 'teardown') : null;
   const record = task

@@ -8,6 +8,10 @@ import type { GiteaClient } from '../src/gitea/client.js';
 import type { PreviewCluster } from '../src/k8s/cluster.js';
 import type { Metrics } from '../src/metrics.js';
 import type { Db } from '../src/db/connect.js';
+import type { Cache } from '../src/cache.js';
+import type { FeedPublisher } from '../src/feed/publisher.js';
+import type { DeploymentStore } from '../src/deployments/store.js';
+import type { MergeRunStore } from '../src/merges/runs.js';
 import type { AgentService } from '../src/agents/service.js';
 
 /** What job processors may use; built once in src/main.ts. */
@@ -18,6 +22,10 @@ export interface JobDeps extends HandlerDeps {
   queues: Queues;
   config: Config;
   db: Db;
+  cache: Cache;
+  feed: FeedPublisher;
+  deployments: DeploymentStore;
+  mergeRuns: MergeRunStore;
   metrics: Metrics;
   /** Agents' status and liveness (the agent-liveness sweep). */
   agents: AgentService;

@@ -155,6 +155,8 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     { intervalMs: overrides.recovery?.intervalMs ?? 5000, staleAfterMs: overrides.recovery?.staleAfterMs ?? 15_000, batch: 500 },
   );
 
+  const deployments = new DeploymentStore(db);
+  const mergeRuns = new MergeRunStore(db);
   const jobDeps: JobDeps = {
     tasks,
     projects,
@@ -170,12 +172,16 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     queues,
     config,
     db,
+    cache,
+    feed,
+    deployments,
+    mergeRuns,
     metrics,
     gitea,
     cluster,
   };
 
-  return { config, log, shutdown, db, redis, metrics, cache, feed, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, replies, recovery, jobDeps };
+  return { config, log, shutdown, db, redis, metrics, cache, feed, deployments, mergeRuns, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, replies, recovery, jobDeps };
 }
 
 export type Core = Awaited<ReturnType<typeof buildCore>>;
@@ -230,12 +236,12 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       taskRoutes({ tasks }),
       agentRoutes({ agents }),
       deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),
-      mergeRoutes({ tasks, projects, jobs, runs: new MergeRunStore(db) }),
-      deploymentRoutes({ deployments: new DeploymentStore(db) }),
+      mergeRoutes({ tasks, projects, jobs, runs: core.mergeRuns }),
+      deploymentRoutes({ deployments: core.deployments }),
     ];
     const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
-    const liveFeed = attachFeed(server, { db, tasks, deployments: new DeploymentStore(db), redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
+    const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

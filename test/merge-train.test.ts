@@ -1,19 +1,15 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import nock from 'nock';
-import { createApp } from '../src/http/app.js';
-import { mergeRoutes } from '../src/http/routes/merge.js';
 import { createKubeCluster, type PreviewCluster } from '../src/k8s/cluster.js';
 import { lockKeys } from '../src/queue/lock.js';
 import { MergeRunStore } from '../src/merges/runs.js';
 import type { QueueName } from '../src/queue/queues.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { fakeGitea, GITEA_URL, type FakeGitea } from './support/fake-gitea.js';
-import { createTask, eventually, REDIS_URL, startTestService, TEST_API_TOKEN, type TestService } from './support/service.js';
+import { createTask, eventually, REDIS_URL, startTestService, type TestService } from './support/service.js';
 
 const K8S = 'https://k8s.test:6443';
 const K8S_TOKEN = 'test-service-account-token';
@@ -286,7 +282,6 @@ function argoSync(name: string, end: { phase: string; message: string }, revisio
 describe('staging merge train, promotion and Argo CD sync', function () {
   this.timeout(60_000);
   let svc: TestService;
-  let mergeApi: { call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; close(): Promise<void> };
   let comments: FakeGitea;
   let repoCounter = 0;
 
@@ -294,10 +289,8 @@ describe('staging merge train, promotion and Argo CD sync', function () {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     svc = await startTestService({ GITEA_URL, GITEA_TOKEN: 'x', GITEA_BOT_LOGIN: 'aiworker-bot' }, { cluster: testCluster() });
-    mergeApi = await startMergeApi(svc);
   });
   after(async () => {
-    await mergeApi?.close();
     await svc?.cleanup();
     nock.cleanAll();
     nock.enableNetConnect();
@@ -344,7 +337,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
   }
 
   async function train(taskIds: number[]) {
-    const res = await mergeApi.call('POST', '/api/merge', { taskIds });
+    const res = await svc.api('POST', '/api/merge', { taskIds });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     const { state, job } = await finished('merge', res.body.jobId);
     expect(state, job.failedReason).to.equal('completed');
@@ -375,16 +368,16 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const backlog = await createTask(svc, a.project.id, 'not started');
       const other = await approvedTask(b.project.id, b.fake, 2);
 
-      const missing = await mergeApi.call('POST', '/api/merge', { taskIds: [approved.id, 999998, 999999] });
+      const missing = await svc.api('POST', '/api/merge', { taskIds: [approved.id, 999998, 999999] });
       expect(missing.status).to.equal(404);
       expect(missing.body.error.code).to.equal('not_found');
       expect(missing.body.error.message).to.equal('tasks 999998, 999999 not found');
 
-      const mixed = await mergeApi.call('POST', '/api/merge', { taskIds: [approved.id, other.id] });
+      const mixed = await svc.api('POST', '/api/merge', { taskIds: [approved.id, other.id] });
       expect(mixed.status).to.equal(400);
       expect(mixed.body.error.message).to.match(/one project/);
 
-      const refused = await mergeApi.call('POST', '/api/merge', { taskIds: [approved.id, inProgress.id, backlog.id] });
+      const refused = await svc.api('POST', '/api/merge', { taskIds: [approved.id, inProgress.id, backlog.id] });
       expect(refused.status).to.equal(409);
       expect(refused.body.error).to.include({ code: 'conflict' });
       expect(refused.body.error.message).to.equal(
@@ -392,10 +385,10 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       );
 
       for (const body of [{}, { taskIds: [] }, { taskIds: ['1'] }]) {
-        expect((await mergeApi.call('POST', '/api/merge', body)).status, JSON.stringify(body)).to.equal(400);
+        expect((await svc.api('POST', '/api/merge', body)).status, JSON.stringify(body)).to.equal(400);
       }
-      expect((await mergeApi.call('POST', '/api/projects/999999/promote')).status).to.equal(404);
-      expect((await mergeApi.call('GET', '/api/projects/999999/merges')).status).to.equal(404);
+      expect((await svc.api('POST', '/api/projects/999999/promote')).status).to.equal(404);
+      expect((await svc.api('GET', '/api/projects/999999/merges')).status).to.equal(404);
       // Nothing reached the merge queue or Gitea.
       const jobs = await svc.queues.get('merge').getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
       expect(jobs.filter((j) => j.data.projectId === a.project.id || j.data.projectId === b.project.id)).to.deep.equal([]);
@@ -437,7 +430,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       // Webhooks are the truth: until Gitea's merged deliveries arrive, the tasks stay approved.
       for (const t of [t1, t2, t3]) expect(await stateOf(t.id)).to.equal('approved');
 
-      const history = await mergeApi.call('GET', `/api/projects/${p.id}/merges?limit=10`);
+      const history = await svc.api('GET', `/api/projects/${p.id}/merges?limit=10`);
       expect(history.status).to.equal(200);
       expect(history.body.total).to.equal(1);
       expect(history.body.merges[0]).to.deep.include({
@@ -534,7 +527,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const t = await approvedTask(p.id, fake, 51);
       // Holding the lock keeps the job waiting while the task changes.
       await svc.redis.set(lockKeys.merge(svc.config.redisPrefix, p.id), 'someone-else', 'PX', 30_000);
-      const res = await mergeApi.call('POST', '/api/merge', { taskIds: [t.id] });
+      const res = await svc.api('POST', '/api/merge', { taskIds: [t.id] });
       expect(res.status).to.equal(202);
       await svc.api('PATCH', `/api/tasks/${t.id}`, { state: 'in_progress' });
       await svc.redis.del(lockKeys.merge(svc.config.redisPrefix, p.id));
@@ -550,7 +543,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const key = lockKeys.merge(svc.config.redisPrefix, p.id);
       await svc.redis.set(key, 'another-train', 'PX', 30_000);
 
-      const res = await mergeApi.call('POST', '/api/merge', { taskIds: [t.id] });
+      const res = await svc.api('POST', '/api/merge', { taskIds: [t.id] });
       await sleep(1200);
       const job = await svc.queues.get('merge').getJob(res.body.jobId);
       expect(await job!.getState()).to.equal('delayed');
@@ -572,7 +565,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const staged = await approvedTask(p.id, fake, 71);
       await svc.tasks.transition(staged.id, 'staging', { source: 'gitea', actor: 'test' });
 
-      const res = await mergeApi.call('POST', `/api/projects/${p.id}/promote`);
+      const res = await svc.api('POST', `/api/projects/${p.id}/promote`);
       expect(res.status).to.equal(202);
       const stagingHead = fake.branches.get('staging');
       const { state, job } = await finished('merge', res.body.jobId);
@@ -604,14 +597,14 @@ describe('staging merge train, promotion and Argo CD sync', function () {
         },
       });
       expect(await stateOf(staged.id)).to.equal('production');
-      const history = (await mergeApi.call('GET', `/api/projects/${p.id}/merges`)).body;
+      const history = (await svc.api('GET', `/api/projects/${p.id}/merges`)).body;
       expect(history.merges[0]).to.deep.include({ kind: 'promotion', status: 'succeeded', taskIds: [staged.id] });
     });
 
     it('finishes with "nothing to promote" when staging has nothing main lacks', async () => {
       const { project: p, fake } = await project();
       fake.branches.set('staging', MAIN_SHA);
-      const same = await mergeApi.call('POST', `/api/projects/${p.id}/promote`);
+      const same = await svc.api('POST', `/api/projects/${p.id}/promote`);
       const first = await finished('merge', same.body.jobId);
       expect(first.state).to.equal('completed');
       expect(first.job.returnvalue).to.deep.include({ status: 'nothing_to_do', prNumber: null, note: 'nothing to promote: staging and main are at the same commit' });
@@ -619,7 +612,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       // After an earlier promotion main has a merge commit staging lacks, yet staging adds nothing: Gitea's PR shows it.
       fake.branches.set('main', nextSha());
       fake.addPull({ number: 90, head: 'staging', headSha: MAIN_SHA, base: 'main', mergeBase: MAIN_SHA });
-      const contained = await mergeApi.call('POST', `/api/projects/${p.id}/promote`);
+      const contained = await svc.api('POST', `/api/projects/${p.id}/promote`);
       const second = await finished('merge', contained.body.jobId);
       expect(second.job.returnvalue).to.deep.include({ status: 'nothing_to_do', prNumber: 90 });
       expect(second.job.returnvalue.note).to.match(/main already contains staging/);
@@ -763,32 +756,3 @@ describe('environment sync without Kubernetes (dry-run)', function () {
     expect(events.map((e: any) => jsonOf(e.data))).to.deep.equal([{ environment: 'staging', url: null, status: 'dry-run' }]);
   });
 });
-
-/**
- * The merge routes in the real Koa app (auth, error handler) on the test service's dependencies,
- * until src/main.ts mounts them with the other API routes.
- */
-async function startMergeApi(svc: TestService) {
-  const app = createApp({
-    log: svc.log,
-    metrics: svc.metrics,
-    apiToken: TEST_API_TOKEN,
-    publicRoutes: [],
-    apiRoutes: [mergeRoutes({ tasks: svc.tasks, projects: svc.projects, jobs: svc.jobs, runs: new MergeRunStore(svc.db) })],
-  });
-  const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    async call(method: string, path: string, body?: unknown) {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${TEST_API_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { AppError } from '../../src/errors.js';
 import type { GiteaClient, GiteaError } from '../../src/gitea/client.js';
 import { acquireLock, lockKeys, waitTurn } from '../../src/queue/lock.js';
-import { MergeRunStore, type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
+import { type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
 import type { Project } from '../../src/projects/service.js';
 import type { JobDeps } from '../types.js';
 
@@ -26,7 +26,7 @@ export async function runMergeJob(
   work: (ctx: MergeRunContext) => Promise<MergeOutcome>,
 ): Promise<MergeOutcome> {
   const jobId = job.id!;
-  const runs = new MergeRunStore(deps.db);
+  const runs = deps.mergeRuns;
   const log = deps.log.child({ jobId, projectId: o.projectId, kind: o.kind });
   let project: Project;
   try {
