@@ -6,7 +6,7 @@ import { pullRequest } from './pull-request.js';
 import { pullRequestSync } from './pull-request-sync.js';
 import { reviewApproved } from './review-approved.js';
 import { reviewRejected } from './review-rejected.js';
-import { comment } from './comment.js';
+import { comment, reviewComment } from './comment.js';
 import { issueLabelled } from './issues.js';
 
 /** The single list of webhook handlers; a new handler is a new file and one line here. */
@@ -18,6 +18,7 @@ export const HANDLERS: readonly WebhookHandler<never>[] = [
   reviewApproved,
   reviewRejected,
   comment,
+  reviewComment,
   issueLabelled,
 ] as WebhookHandler<never>[];
 

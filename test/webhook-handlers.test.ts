@@ -308,6 +308,22 @@ describe('webhook handlers', function () {
       expect(gitea.comments).to.have.length(0);
     });
 
+    it("runs commands written in a review's summary", async () => {
+      const t = await prTask(50, 'ready_to_test');
+      const res = await send('pull_request_review_comment', {
+        taskId: t.id,
+        prNumber: 50,
+        mutate: (p) => {
+          p.review.content = 'Looks good.\n/approve';
+          p.sender.login = 'alice';
+        },
+      });
+      expect(res.status).to.equal('processed');
+      expect((await task(t.id)).state).to.equal('approved');
+      expect(gitea.comments.map((c) => c.index)).to.deep.equal([50]);
+      expect((await send('pull_request_review_comment', { taskId: t.id, prNumber: 50 })).status).to.equal('ignored');
+    });
+
     it('works on a task issue too', async () => {
       const created = await send('issues.labeled', { mutate: (p) => (p.issue.number = 90) });
       expect(created.status).to.equal('processed');

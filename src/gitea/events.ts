@@ -8,6 +8,7 @@ export const HANDLED_EVENT_TYPES = [
   'pull_request_sync',
   'pull_request_review_approved',
   'pull_request_review_rejected',
+  'pull_request_review_comment',
   'pull_request_comment',
   'issue_comment',
   'issues',
