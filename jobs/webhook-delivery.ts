@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { acquireLock, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
 import { isHandledEventType } from '../src/gitea/events.js';
+import { parsePayload } from '../src/gitea/payloads.js';
 import { TransitionError } from '../src/errors.js';
 import { handlerFor } from '../handlers/index.js';
 import type { DeliveryRow } from '../src/webhooks/deliveries.js';
@@ -29,6 +30,10 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     const lock = await takeTurn(deps, d);
     if (!lock) throw await waitTurn(job, token, WAIT_MS);
     const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });
+    const settle = async (status: 'processed' | 'ignored' | 'failed', note: string | null) => {
+      await deps.deliveries.finish(deliveryId, status, note);
+      deps.metrics.deliveriesHandled.inc({ event_type: d.event_type, status });
+    };
     try {
       await deps.deliveries.startAttempt(deliveryId);
       const eventType = d.event_type;
@@ -36,13 +41,16 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       const project = d.repository ? await deps.projects.findByRepo(d.repository) : null;
       if (!handler || !project) {
         const note = !handler ? `no handler for ${eventType}` : `repository ${d.repository ?? '(none)'} is not an aiworker project`;
-        await deps.deliveries.finish(deliveryId, 'ignored', note);
+        await settle('ignored', note);
         return { status: 'ignored', note };
       }
+      const parsed = parsePayload(eventType, JSON.parse(d.payload));
+      // A payload of another shape fails the same way on every attempt: fail it now, saying what is wrong.
+      if (!parsed.ok) throw new UnrecoverableError(`malformed ${eventType} payload: ${parsed.problem}`);
       let result;
       try {
         result = await handler.handle(
-          { id: deliveryId, event: d.event, eventType: eventType as never, action: d.action, payload: JSON.parse(d.payload), project, log },
+          { id: deliveryId, event: d.event, eventType: eventType as never, action: d.action, payload: parsed.payload, project, log },
           deps,
         );
       } catch (err) {
@@ -50,13 +58,13 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
         if (!(err instanceof TransitionError)) throw err;
         result = { status: 'ignored' as const, note: err.message };
       }
-      await deps.deliveries.finish(deliveryId, result.status, result.status === 'ignored' ? (result.note ?? null) : null);
+      await settle(result.status, result.status === 'ignored' ? (result.note ?? null) : null);
       log.info({ status: result.status, note: result.note }, 'delivery handled');
       return result;
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-      if (last) await deps.deliveries.finish(deliveryId, 'failed', message);
+      if (last) await settle('failed', message);
       else await deps.deliveries.recordError(deliveryId, message);
       log.warn({ err, attempt: job.attemptsMade + 1, last }, 'delivery handler failed');
       throw err;

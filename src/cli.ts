@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
-import { createDatabaseIfMissing, createDb, migrate } from './db/connect.js';
+import { createDatabaseIfMissing, createDb, migrate, unlockMigrations } from './db/connect.js';
 import { startService } from './main.js';
 import { serveStdio } from './mcp/standalone.js';
 import { AgentTokenError } from './mcp/stdio.js';
@@ -10,7 +10,7 @@ const USAGE = `usage: aiworker [serve|worker|all|migrate|mcp]
   serve    the web role: HTTP API, webhooks, MCP, feed (ROLE=web)
   worker   the BullMQ processors (ROLE=worker)
   all      both (the default, or ROLE)
-  migrate  run database migrations and exit
+  migrate  run database migrations and exit (--unlock first frees a lock left by a killed migration)
   mcp      serve MCP on stdin/stdout as the agent whose token is in AIWORKER_AGENT_TOKEN`;
 
 async function main(argv: string[]): Promise<void> {
@@ -34,6 +34,10 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': {
       await createDatabaseIfMissing(config.databaseUrl);
       const db = createDb(config.databaseUrl);
+      if (argv.includes('--unlock')) {
+        await unlockMigrations(db);
+        log.warn('migration lock freed');
+      }
       const applied = await migrate(db);
       log.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
       await db.destroy();

@@ -56,12 +56,16 @@ const schema = z.object({
   WEBHOOK_MAX_BYTES: int(1024, 1024 ** 3).default(5 * 1024 * 1024),
   WEBHOOK_CONCURRENCY: int(1, 256).default(8),
   DEPLOY_CONCURRENCY: int(1, 64).default(4),
+  JOB_LOCK_SECONDS: int(1, 3600).default(30),
   AGENT_TIMEOUT: int(10, 7 * 24 * 3600).default(15 * 60),
   PERMISSION_CACHE_SECONDS: int(0, 3600).default(60),
   SHUTDOWN_GRACE_SECONDS: int(1, 600).default(10),
   AIWORKER_AGENT_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** The name of every setting (environment variable) aiworker reads. */
+export const SETTING_NAMES = Object.keys(schema.shape) as Array<keyof typeof schema.shape>;
 
 type Env = z.infer<typeof schema>;
 
@@ -87,6 +91,8 @@ export interface Config {
   webhookMaxBytes: number;
   webhookConcurrency: number;
   deployConcurrency: number;
+  /** How long a worker's hold on a job lasts without renewal; a job of a dead worker runs again after it. */
+  jobLockMs: number;
   agentTimeoutMs: number;
   permissionCacheSeconds: number;
   shutdownGraceMs: number;
@@ -157,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxBytes: e.WEBHOOK_MAX_BYTES,
     webhookConcurrency: e.WEBHOOK_CONCURRENCY,
     deployConcurrency: e.DEPLOY_CONCURRENCY,
+    jobLockMs: e.JOB_LOCK_SECONDS * 1000,
     agentTimeoutMs: e.AGENT_TIMEOUT * 1000,
     permissionCacheSeconds: e.PERMISSION_CACHE_SECONDS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,

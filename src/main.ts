@@ -49,6 +49,8 @@ export interface ServiceOverrides {
   /** Recovery timing; tests shorten it. */
   recovery?: { intervalMs: number; staleAfterMs: number };
   previewDebounceMs?: number;
+  /** First wait between attempts of deploy and merge jobs (default 2 s, doubling); tests shorten it. */
+  jobBackoffMs?: number;
   /** Repeatable jobs (preview cleanup, agent liveness) scheduled at worker start; tests that do not want them turn this off. */
   schedules?: boolean;
   /** Gitea client tuning (tests shorten retries and timeouts). */
@@ -72,10 +74,24 @@ export interface Service {
   recovery: DeliveryRecovery;
   /** What handlers, jobs and MCP tools are given. */
   deps: JobDeps;
-  /** Where the web role listens (null for a worker). */
-  url: string | null;
+  /** Where this process listens: the web role's API, or a worker's health and metrics. */
+  url: string;
   shutdown: Shutdown;
   stop(): Promise<void>;
+}
+
+/** Listens on port; shutdown closes the server, finishing in-flight requests. */
+async function listen(server: http.Server, port: number, shutdown: Shutdown): Promise<string> {
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+  shutdown.add('http', () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Repeatable jobs live in Redis; every worker start (re)creates them, idempotently. */
@@ -122,7 +138,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   const deliveries = new DeliveryStore(db);
   const queues = new Queues({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   shutdown.add('queues', () => queues.close());
-  const jobs = new JobScheduler(queues, { previewDebounceMs: overrides.previewDebounceMs });
+  const jobs = new JobScheduler(queues, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
   shutdown.add('delivery marks', () => deliveryQueue.flush());
 
@@ -191,12 +207,31 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const core = await buildCore(config, overrides);
   const { log, shutdown, db, redis, metrics, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, recovery, jobDeps } = core;
 
-  let url: string | null = null;
+  let url: string;
+  const checks: HealthCheck[] = [
+    { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
+    { name: 'redis', critical: true, run: async () => (await redis.ping(), { status: 'ok' }) },
+    {
+      name: 'gitea',
+      critical: false,
+      run: async () => (gitea ? (await gitea.getVersion(), { status: 'ok' }) : { status: 'not configured' }),
+    },
+    {
+      name: 'kubernetes',
+      critical: false,
+      run: async () =>
+        cluster
+          ? (await cluster.ping(), { status: 'ok' })
+          : { status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' },
+    },
+  ];
+  const health = healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress });
   if (config.role === 'worker' || config.role === 'all') {
     const pool = new WorkerPool(JOBS, jobDeps, {
       redisUrl: config.redisUrl,
       prefix: config.redisPrefix,
       concurrency: { webhooks: config.webhookConcurrency, deploy: config.deployConcurrency, merge: 1, cleanup: 1, tasks: 4 },
+      lockMs: config.jobLockMs,
     }, log, metrics);
     pool.start();
     shutdown.add('workers', () => pool.close());
@@ -206,28 +241,11 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   shutdown.add('recovery', () => recovery.stop());
 
   if (config.role === 'web' || config.role === 'all') {
-    const checks: HealthCheck[] = [
-      { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
-      { name: 'redis', critical: true, run: async () => (await redis.ping(), { status: 'ok' }) },
-      {
-        name: 'gitea',
-        critical: false,
-        run: async () => (gitea ? (await gitea.getVersion(), { status: 'ok' }) : { status: 'not configured' }),
-      },
-      {
-        name: 'kubernetes',
-        critical: false,
-        run: async () =>
-          cluster
-            ? (await cluster.ping(), { status: 'ok' })
-            : { status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' },
-      },
-    ];
     const answers = new AnswerWaiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
     const publicRoutes: Router[] = [
       // Agents authenticate with their own tokens, not API_TOKEN.
       mcpRoutes({ ...jobDeps, answers }),
-      healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress }),
+      health,
       webhookRoutes({ deliveries, batcher: new InsertBatcher(deliveries), queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       dashboardRoutes(),
     ];
@@ -242,21 +260,16 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
     const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
-    server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    url = `http://127.0.0.1:${port}`;
-    shutdown.add('http', () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }));
+    url = await listen(server, config.port, shutdown);
     shutdown.add('feed', () => liveFeed.close());
     // Closed before HTTP drains, so waiting check_response calls answer first.
     shutdown.add('mcp answers', () => answers.close());
-    log.info({ port }, 'listening');
+    log.info({ url }, 'listening');
+  } else {
+    // A worker serves only its health and metrics, for probes and scrapes.
+    const app = createApp({ log, metrics, apiToken: null, publicRoutes: [health], apiRoutes: [] });
+    url = await listen(http.createServer(app.callback()), config.port, shutdown);
+    log.info({ url }, 'worker health and metrics listening');
   }
 
   return {

@@ -61,10 +61,36 @@ export function createDb(databaseUrl: string, pool = { min: 0, max: 25 }): Db {
   });
 }
 
-/** Runs pending migrations; a lock table makes concurrent replicas wait for each other. */
-export async function migrate(db: Db): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
-  return applied;
+/**
+ * knex refuses, rather than waits, while another process holds its migration lock (MigrationLocked),
+ * and two processes creating knex's own tables at once collide (table exists): replicas starting
+ * together meet both, so either is tried again.
+ */
+const isMigrationRace = (err: unknown) =>
+  (err as Error).name === 'MigrationLocked' || (err as { code?: string }).code === 'ER_TABLE_EXISTS_ERROR';
+
+/** Runs pending migrations; concurrent replicas take turns, waiting up to waitMs for the others. */
+export async function migrate(db: Db, waitMs = 120_000): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+      return applied;
+    } catch (err) {
+      if (!isMigrationRace(err)) throw err;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `migrations stayed locked for ${Math.round(waitMs / 1000)} s; if no other process is migrating, a killed one left the lock: run \`aiworker migrate --unlock\``,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+    }
+  }
+}
+
+/** Frees a migration lock left by a process that died while migrating. */
+export async function unlockMigrations(db: Db): Promise<void> {
+  await db.migrate.forceFreeMigrationsLock({ migrationSource });
 }
 
 export async function ping(db: Db): Promise<void> {
