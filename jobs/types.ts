@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueName, Queues } from '../src/queue/queues.js';
+import type { JobOutbox } from '../src/queue/outbox.js';
 import type { DeliveryStore } from '../src/webhooks/deliveries.js';
 import type { HandlerDeps } from '../handlers/types.js';
 import type { Config } from '../src/config.js';
@@ -20,6 +21,7 @@ export interface JobDeps extends HandlerDeps {
   redis: Redis;
   redisPrefix: string;
   queues: Queues;
+  outbox: JobOutbox;
   config: Config;
   db: Db;
   cache: Cache;

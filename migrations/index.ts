@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import * as initial from './20261125000000_initial.js';
 import * as mergeRuns from './20261125010000_merge_runs.js';
+import * as longTexts from './20261125020000_long_texts.js';
+import * as eventSequence from './20261125030000_event_sequence.js';
+import * as jobOutbox from './20261125040000_job_outbox.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +14,9 @@ interface Migration {
 const MIGRATIONS: Array<[string, Migration]> = [
   ['20261125000000_initial', initial],
   ['20261125010000_merge_runs', mergeRuns],
+  ['20261125020000_long_texts', longTexts],
+  ['20261125030000_event_sequence', eventSequence],
+  ['20261125040000_job_outbox', jobOutbox],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

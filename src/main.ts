@@ -16,7 +16,8 @@ import { JobScheduler } from './queue/scheduler.js';
 import { WorkerPool } from './queue/workers.js';
 import { DeliveryStore } from './webhooks/deliveries.js';
 import { DeliveryQueue } from './webhooks/delivery-queue.js';
-import { DeliveryRecovery } from './webhooks/recovery.js';
+import { PendingWorkRecovery } from './webhooks/recovery.js';
+import { JobOutbox } from './queue/outbox.js';
 import { InsertBatcher } from './webhooks/insert-batcher.js';
 import { GiteaClient } from './gitea/client.js';
 import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
@@ -71,7 +72,7 @@ export interface Service {
   deliveries: DeliveryStore;
   queues: Queues;
   jobs: JobScheduler;
-  recovery: DeliveryRecovery;
+  recovery: PendingWorkRecovery;
   /** What handlers, jobs and MCP tools are given. */
   deps: JobDeps;
   /** Where this process listens: the web role's API, or a worker's health and metrics. */
@@ -138,7 +139,8 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   const deliveries = new DeliveryStore(db);
   const queues = new Queues({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   shutdown.add('queues', () => queues.close());
-  const jobs = new JobScheduler(queues, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
+  const outbox = new JobOutbox(db);
+  const jobs = new JobScheduler(queues, outbox, log, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
   shutdown.add('delivery marks', () => deliveryQueue.flush());
 
@@ -166,8 +168,8 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   const replies = new Replier({ api: gitea, log });
   const permissions = new PermissionChecker({ api: gitea, redis, prefix: config.redisPrefix, ttlSeconds: config.permissionCacheSeconds, log });
 
-  const recovery = new DeliveryRecovery(
-    { deliveries, queues, queue: deliveryQueue, log, metrics },
+  const recovery = new PendingWorkRecovery(
+    { deliveries, outbox, queues, queue: deliveryQueue, log, metrics },
     { intervalMs: overrides.recovery?.intervalMs ?? 5000, staleAfterMs: overrides.recovery?.staleAfterMs ?? 15_000, batch: 500 },
   );
 
@@ -186,6 +188,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     redis,
     redisPrefix: config.redisPrefix,
     queues,
+    outbox,
     config,
     db,
     cache,

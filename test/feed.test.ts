@@ -332,40 +332,34 @@ describe('event feed (Socket.IO)', function () {
       expect([...inSnapshot, ...viaEvents].sort((a, b) => a - b)).to.deep.equal(created.map((t: any) => t.id).sort((a: number, b: number) => a - b));
     });
 
-    it('drops a late copy of an event the client has, and delivers one that committed after the snapshot with a lower id', async () => {
+    it('sends live events in eventId order even when their publishes overtake each other', async () => {
       const project = await createProject(svc, { repo: 'acme/late' });
       const early = await createTask(svc, project.id, 'early');
       const publisher = new Redis(REDIS_URL);
-      // Ids are allocated at insert, so a transaction can hold a lower id while a higher one commits first.
+      const fresh = await track(connect(svc.url!));
+      await subscribe(fresh, { projectId: project.id });
+      // A transaction that emits holds the event sequence until it commits, as unitOfWork does.
       const slow = await svc.db.transaction();
       try {
-        const lateCommit = await appendEvent(slow, { type: 'task:needs_input', projectId: project.id, taskId: early.id, payload: { taskId: early.id, question: 'late?' } });
-        const after = await createTask(svc, project.id, 'after');
-        const [createdEarly, createdAfter] = await eventsAfter(svc.db, 0, project.id, 10);
-        expect(createdAfter.eventId).to.be.greaterThan(lateCommit.eventId);
-
-        const fresh = await track(connect(svc.url!));
-        const replaying = await track(connect(svc.url!));
-        const ack = await subscribe(fresh, { projectId: project.id });
-        const replayAck = await subscribe(replaying, { projectId: project.id, since: createdEarly.eventId });
-        expect(ack.lastEventId).to.equal(createdAfter.eventId);
-        expect(ack.tasks.map((t: any) => t.id)).to.deep.equal([early.id, after.id]);
-        expect(replaying.ids(), 'the replay skips the uncommitted event').to.deep.equal([createdAfter.eventId]);
-        expect(replayAck.lastEventId).to.equal(createdAfter.eventId);
-
-        // Published late, as when the publisher was slow: both clients already hold these.
-        const channel = `${svc.config.redisPrefix}:feed`;
-        for (const event of [createdEarly, createdAfter]) await publisher.publish(channel, JSON.stringify(event));
-        await slow.commit();
-        await publisher.publish(channel, JSON.stringify(lateCommit));
-
-        await eventually(async () => fresh.events.length >= 1 && replaying.events.length >= 2, 5000, 'the late commit');
+        await slow.raw('SELECT id FROM event_sequence WHERE id = 1 FOR UPDATE');
+        const first = await appendEvent(slow, { type: 'task:needs_input', projectId: project.id, taskId: early.id, payload: { taskId: early.id, question: 'late?' } });
+        let created = false;
+        const creating = createTask(svc, project.id, 'after').then((t) => ((created = true), t));
         await settle(300);
-        expect(fresh.ids()).to.deep.equal([lateCommit.eventId]);
-        expect(replaying.ids()).to.deep.equal([createdAfter.eventId, lateCommit.eventId]);
+        expect(created, 'a second emitting transaction waits for the first to commit').to.equal(false);
+        await slow.commit();
+        const after = await creating;
+        const [createdAfter] = (await eventsAfter(svc.db, first.eventId, project.id, 10)).filter((e) => e.taskId === after.id);
+        expect(createdAfter.eventId).to.be.greaterThan(first.eventId);
+
+        // The first event is published only now, after the second: the feed fills the gap from the log.
+        await eventually(async () => fresh.events.length >= 2, 5000, 'both events');
+        await publisher.publish(`${svc.config.redisPrefix}:feed`, JSON.stringify(first));
+        await settle(300);
+        expect(fresh.ids()).to.deep.equal([first.eventId, createdAfter.eventId]);
         expect(fresh.events[0]).to.deep.equal({
           type: 'task:needs_input',
-          payload: { taskId: early.id, question: 'late?', eventId: lateCommit.eventId, projectId: project.id, at: lateCommit.at },
+          payload: { taskId: early.id, question: 'late?', eventId: first.eventId, projectId: project.id, at: first.at },
         });
       } finally {
         if (!slow.isCompleted()) await slow.rollback();
@@ -462,7 +456,7 @@ describe('event feed (Socket.IO)', function () {
           await eventually(async () => {
             const names = ((await redis.call('CLIENT', 'LIST')) as string).match(/ name=\S+/g) ?? [];
             return !names.some((n) => n.startsWith(` name=${stopping.config.redisPrefix}:feed`));
-          }, 2000, 'the feed connections to close');
+          }, 5000, 'the feed connections to close');
         } finally {
           redis.disconnect();
         }

@@ -56,4 +56,26 @@ describe('Redis outage during ingest', function () {
     const tasks = await svc.db('tasks').whereIn('issue_number', [...Array(20).keys()].flatMap((i) => [100 + i, 200 + i, 300 + i]));
     expect(tasks).to.have.length(60);
   });
+
+  it('runs a deploy queued while Redis was down once it is back (the MySQL outbox)', async () => {
+    const project = await createProject(svc, { name: 'With previews', repo: 'acme/previewed', previewImage: 'registry.example.com/acme/previewed' });
+    const task = await svc.tasks.create({ projectId: project.id, title: 'Preview me', actor: 'test' });
+    await svc.tasks.transition(task.id, 'in_progress', { source: 'rest', actor: 'test' });
+    await svc.tasks.link(task.id, { pr_number: 12, head_sha: 'a'.repeat(40), branch: `task-${task.id}-preview-me` });
+
+    await redis.stop();
+    const jobId = await svc.jobs.deployPreview(task.id, 'queued during the outage');
+    const row = await svc.db('job_outbox').where({ job_id: jobId }).first();
+    expect(row).to.include({ queue: 'deploy', name: 'preview-deploy', status: 'pending' });
+
+    await redis.start();
+    const deployment = await eventually(
+      async () => (await svc.db('deployments').where({ task_id: task.id, kind: 'preview' }).first()) ?? null,
+      30_000,
+      'the recovered deploy to run',
+    );
+    expect(Boolean(deployment.dry_run)).to.equal(true);
+    await eventually(async () => (await svc.db('job_outbox').where({ job_id: jobId }).first()).status === 'done', 10_000, 'the outbox entry to be done');
+    expect(await svc.db('deployments').where({ task_id: task.id, kind: 'preview' })).to.have.length(1);
+  });
 });

@@ -61,34 +61,45 @@ export function createDb(databaseUrl: string, pool = { min: 0, max: 25 }): Db {
   });
 }
 
-/**
- * knex refuses, rather than waits, while another process holds its migration lock (MigrationLocked),
- * and two processes creating knex's own tables at once collide (table exists): replicas starting
- * together meet both, so either is tried again.
- */
-const isMigrationRace = (err: unknown) =>
-  (err as Error).name === 'MigrationLocked' || (err as { code?: string }).code === 'ER_TABLE_EXISTS_ERROR';
+interface RawConnection {
+  query(sql: string, params: unknown[], cb: (err: Error | null, rows: Array<Record<string, unknown>>) => void): void;
+}
 
-/** Runs pending migrations; concurrent replicas take turns, waiting up to waitMs for the others. */
-export async function migrate(db: Db, waitMs = 120_000): Promise<string[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
+/**
+ * Runs pending migrations; concurrent replicas take turns. knex's own lock does not make them
+ * wait (it refuses with MigrationLocked), and replicas creating knex's tables at once can insert
+ * two lock rows, after which knex reports "already locked" forever. So the whole run holds a
+ * MySQL named lock first: the others wait for it (up to waitSeconds), and MySQL frees it if its
+ * holder dies.
+ */
+export async function migrate(db: Db, waitSeconds = 120): Promise<string[]> {
+  const database = String((db.client.config.connection as { database?: string }).database ?? '');
+  const lockName = `aiworker.migrate.${database}`.slice(0, 64);
+  const client = db.client as { acquireConnection(): Promise<RawConnection>; releaseConnection(conn: RawConnection): Promise<void> };
+  const conn = await client.acquireConnection();
+  const query = (sql: string, params: unknown[]) =>
+    new Promise<Array<Record<string, unknown>>>((resolve, reject) => conn.query(sql, params, (err, rows) => (err ? reject(err) : resolve(rows))));
+  try {
+    const [{ got }] = await query('SELECT GET_LOCK(?, ?) AS got', [lockName, waitSeconds]);
+    if (Number(got) !== 1) throw new Error(`database ${database}: another process held the migration lock for ${waitSeconds} s`);
     try {
       const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
       return applied;
     } catch (err) {
-      if (!isMigrationRace(err)) throw err;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `migrations stayed locked for ${Math.round(waitMs / 1000)} s; if no other process is migrating, a killed one left the lock: run \`aiworker migrate --unlock\``,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+      // Holding the named lock, no other process is migrating: knex's lock row was left by a killed migration.
+      if ((err as Error).name !== 'MigrationLocked') throw err;
+      throw new Error(
+        `database ${database}: the migration lock was left set by an interrupted migration; check the schema, then run \`aiworker migrate --unlock\``,
+      );
+    } finally {
+      await query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
     }
+  } finally {
+    await client.releaseConnection(conn);
   }
 }
 
-/** Frees a migration lock left by a process that died while migrating. */
+/** Frees knex's migration lock row, left set by a killed migration (`aiworker migrate --unlock`). */
 export async function unlockMigrations(db: Db): Promise<void> {
   await db.migrate.forceFreeMigrationsLock({ migrationSource });
 }

@@ -25,6 +25,8 @@ export async function unitOfWork<T>(deps: UnitOfWorkDeps, fn: (tx: Tx) => Promis
     fn({
       trx,
       emit: async (event) => {
+        // Held until commit: transactions that emit commit one after another, in event id order.
+        if (!events.length) await trx.raw('SELECT id FROM event_sequence WHERE id = 1 FOR UPDATE');
         const stored = await appendEvent(trx, event);
         events.push(stored);
         return stored;

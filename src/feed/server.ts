@@ -182,14 +182,16 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     }
   }
 
+  const relay = new OrderedRelay(db, route, log);
   feedSub.on('message', (channel: string, message: string) => {
     const event = parseFeedMessage(message);
-    if (event) route(event);
+    if (event) relay.push(event);
     else log.warn({ channel }, 'feed message dropped: not a feed event');
   });
   feedSub.on('ready', () => {
     feedSub
       .subscribe(feedChannel(deps.prefix))
+      .then(() => relay.reset())
       .then(() => {
         // Events published while the channel was not heard are in the log: every socket reads what it missed.
         for (const sub of subscriptions.values()) {
@@ -211,6 +213,57 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       await Promise.allSettled([feedSub.quit(), adapterSub.quit(), adapterPub.quit()]);
     },
   };
+}
+
+/**
+ * Publishes can overtake each other on their way here (two processes commit 11 then 12, and 12's
+ * PUBLISH lands first), but ids are handed out in commit order (event_sequence), so when 12 arrives
+ * every event below it that will ever exist is committed: the gap is read from the log and sent
+ * first, and the late 11 is dropped. Every socket thus gets live events in eventId order.
+ */
+class OrderedRelay {
+  private last: number | null = null;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Knex,
+    private readonly send: (event: FeedEvent) => void,
+    private readonly log: Logger,
+  ) {}
+
+  push(event: FeedEvent): void {
+    this.chain = this.chain.then(() => this.relay(event)).catch((err) => this.log.warn({ err }, 'feed relay failed'));
+  }
+
+  /**
+   * When the channel is (again) heard: everything up to the log's newest id is committed, so its
+   * late publishes are dropped here; sockets read those from the log afterwards (catch-up).
+   */
+  reset(): Promise<void> {
+    const done = this.chain.then(async () => {
+      const [row] = await this.db('task_events').max({ id: 'id' });
+      this.last = Number(row?.id ?? 0);
+    });
+    this.chain = done.catch((err) => {
+      this.last = null;
+      this.log.warn({ err }, 'feed relay could not read the newest event id');
+    });
+    return this.chain;
+  }
+
+  private async relay(event: FeedEvent): Promise<void> {
+    if (this.last !== null && event.eventId <= this.last) return;
+    if (this.last !== null && event.eventId > this.last + 1) {
+      try {
+        const rows = await this.db<EventRow>('task_events').where('id', '>', this.last).andWhere('id', '<', event.eventId).orderBy('id', 'asc');
+        for (const row of rows as EventRow[]) this.send(toFeedEvent(row));
+      } catch (err) {
+        this.log.warn({ err, from: this.last, to: event.eventId }, 'feed gap not filled; clients recover it by replay');
+      }
+    }
+    this.last = event.eventId;
+    this.send(event);
+  }
 }
 
 /** Why a handshake is refused, or null; the feed fails closed when FEED_TOKEN is not configured. */

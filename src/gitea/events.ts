@@ -122,9 +122,11 @@ export function actionOf(payload: unknown): string | null {
 
 /** A pull request's branch name survives head-branch deletion in `head.label` (WEBHOOKS.md §5). */
 export function prBranch(pr: { head?: { ref?: string; label?: string } } | null | undefined): string | null {
-  const ref = pr?.head?.ref;
-  if (ref && !ref.startsWith('refs/pull/')) return ref;
-  return pr?.head?.label ?? null;
+  // Also runs on unchecked payloads at ingest, where any JSON can stand in these places.
+  const ref: unknown = pr?.head?.ref;
+  if (typeof ref === 'string' && ref && !ref.startsWith('refs/pull/')) return ref;
+  const label: unknown = pr?.head?.label;
+  return typeof label === 'string' ? label : null;
 }
 
 /**
@@ -138,7 +140,7 @@ export function orderingKey(eventType: string, payload: unknown): string | null 
   const pr = p.pull_request ?? null;
   const taskId =
     taskIdFromBranch(prBranch(pr)) ??
-    taskIdFromBody(pr?.body) ??
+    (typeof pr?.body === 'string' ? taskIdFromBody(pr.body) : null) ??
     (typeof p.ref === 'string' ? taskIdFromBranch(p.ref) : null);
   if (taskId !== null) return `${repo}|task:${taskId}`;
   const number = pr?.number ?? p.issue?.number ?? (eventType.startsWith('pull_request') ? p.number : undefined);

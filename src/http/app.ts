@@ -17,6 +17,11 @@ export interface AppOptions {
 
 export function createApp(opts: AppOptions): Koa {
   const app = new Koa({ proxy: true });
+  // errorHandler answers every failure of a handler; what still reaches here is the connection itself
+  // failing (a client that reset it, or sent a body HTTP cannot frame). Koa's default prints it to stderr.
+  app.on('error', (err: Error & { code?: string }, ctx?: { path?: string }) => {
+    opts.log.debug({ err: err.message, code: err.code, path: ctx?.path }, 'HTTP connection failed mid-request');
+  });
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {

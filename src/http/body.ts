@@ -10,13 +10,19 @@ export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> 
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      ctx.req.resume();
-      throw payloadTooLarge(limit);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        ctx.req.resume();
+        throw payloadTooLarge(limit);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    // The client went away mid-body, or sent chunks HTTP cannot frame: its fault, not a server error.
+    throw badRequest(`the request body could not be read: ${(err as Error).message}`);
   }
   return Buffer.concat(chunks, size);
 }

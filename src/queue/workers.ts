@@ -1,4 +1,4 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -9,7 +9,15 @@ export interface WorkerOptions {
   redisUrl: string;
   prefix: string;
   concurrency: Partial<Record<QueueName, number>>;
+  /**
+   * A worker holds each job with a lock it renews every half of this; when the worker dies, the
+   * lock lapses and another worker's stalled-job check (run as often) takes the job again.
+   * Default 30 s, BullMQ's own.
+   */
+  lockMs?: number;
 }
+
+const DEFAULT_LOCK_MS = 30_000;
 
 /** One BullMQ Worker per queue, dispatching each job by name to the processor registered for it. */
 export class WorkerPool {
@@ -46,15 +54,26 @@ export class WorkerPool {
           try {
             const result = await def.process(job as Job<never>, this.deps, token);
             this.metrics.jobs.inc({ queue, name: job.name, outcome: 'completed' });
+            await this.settled(queue, job);
             return result;
           } catch (err) {
-            if (!(err instanceof DelayedError)) this.metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
+            if (!(err instanceof DelayedError)) {
+              this.metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
+              if (err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.settled(queue, job);
+            }
             throw err;
           } finally {
             end();
           }
         },
-        { connection, prefix: bullPrefix(this.opts.prefix), concurrency: this.opts.concurrency[queue] ?? 1, autorun: true },
+        {
+          connection,
+          prefix: bullPrefix(this.opts.prefix),
+          concurrency: this.opts.concurrency[queue] ?? 1,
+          autorun: true,
+          lockDuration: this.opts.lockMs ?? DEFAULT_LOCK_MS,
+          stalledInterval: this.opts.lockMs ?? DEFAULT_LOCK_MS,
+        },
       );
       worker.on('failed', (job, err) => {
         this.log.warn({ queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed');
@@ -62,6 +81,12 @@ export class WorkerPool {
       worker.on('error', (err) => this.log.debug({ queue, err: err.message }, 'worker connection error'));
       this.workers.push(worker);
     }
+  }
+
+  /** A job that will not run again leaves the outbox (webhook jobs are tracked by their deliveries instead). */
+  private async settled(queue: QueueName, job: Job): Promise<void> {
+    if (queue === 'webhooks' || !job.id) return;
+    await this.deps.outbox.done(job.id).catch((err) => this.log.warn({ err: (err as Error).message, jobId: job.id }, 'outbox not updated; recovery will look at the job again'));
   }
 
   /** Stops taking jobs and waits for the ones in hand to finish. */

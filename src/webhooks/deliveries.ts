@@ -63,6 +63,13 @@ const toView = (r: DeliveryRow): DeliveryView => ({
   processedAt: r.processed_at ? new Date(r.processed_at).toISOString() : null,
 });
 
+/**
+ * Error messages can quote whole SQL statements with their values; one that outgrew the TEXT
+ * column would fail the very update that records the failure and leave the delivery pending.
+ */
+const LAST_ERROR_CHARS = 4000;
+const clip = (message: string) => (message.length > LAST_ERROR_CHARS ? `${message.slice(0, LAST_ERROR_CHARS)}…` : message);
+
 /** The durable record of every delivery: MySQL is the truth, the queue only a way to run it. */
 export class DeliveryStore {
   constructor(private readonly db: Knex) {}
@@ -132,11 +139,11 @@ export class DeliveryStore {
   async finish(id: string, status: 'processed' | 'ignored' | 'failed', lastError: string | null = null): Promise<void> {
     await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({ status, last_error: lastError, processed_at: new Date() });
+      .update({ status, last_error: lastError === null ? null : clip(lastError), processed_at: new Date() });
   }
 
   async recordError(id: string, lastError: string): Promise<void> {
-    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: lastError });
+    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: clip(lastError) });
   }
 
   /** Is an earlier delivery about the same pull request or task still waiting to be handled? */

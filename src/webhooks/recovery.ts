@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Queues } from '../queue/queues.js';
 import type { DeliveryStore } from './deliveries.js';
+import type { JobOutbox } from '../queue/outbox.js';
 import { requeueDelivery, type DeliveryQueue } from './delivery-queue.js';
 
 export interface RecoveryOptions {
@@ -12,15 +13,16 @@ export interface RecoveryOptions {
 }
 
 /**
- * MySQL is the truth, Redis may forget: deliveries still pending after staleAfterMs are queued
- * again. Job ids are delivery ids, so a delivery whose job still exists is never doubled.
+ * MySQL is the truth, Redis may forget: deliveries and outbox jobs (deploys, syncs, merges) still
+ * pending after staleAfterMs are queued again. They keep their job ids, so one whose job still
+ * exists is never doubled.
  */
-export class DeliveryRecovery {
+export class PendingWorkRecovery {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
 
   constructor(
-    private readonly deps: { deliveries: DeliveryStore; queues: Queues; queue: DeliveryQueue; log: Logger; metrics: Metrics },
+    private readonly deps: { deliveries: DeliveryStore; outbox: JobOutbox; queues: Queues; queue: DeliveryQueue; log: Logger; metrics: Metrics },
     private readonly opts: RecoveryOptions,
   ) {}
 
@@ -49,6 +51,35 @@ export class DeliveryRecovery {
   }
 
   private async pass(): Promise<number> {
+    return (await this.deliveriesPass()) + (await this.outboxPass());
+  }
+
+  private async outboxPass(): Promise<number> {
+    const pending = await this.deps.outbox.pending(this.opts.staleAfterMs, this.opts.batch);
+    let requeued = 0;
+    for (const entry of pending) {
+      try {
+        const queue = this.deps.queues.get(entry.queue);
+        const job = await queue.getJob(entry.jobId);
+        const state = job ? await job.getState() : 'missing';
+        if (state === 'completed' || state === 'failed') {
+          await this.deps.outbox.done(entry.jobId);
+        } else if (state === 'missing' || state === 'unknown') {
+          // The debounce and dedup of the first add are moot now: run it.
+          const { delay: _delay, deduplication: _dedup, ...opts } = entry.opts;
+          await queue.add(entry.name, entry.data, { ...opts, jobId: entry.jobId });
+          requeued++;
+        }
+      } catch (err) {
+        this.deps.log.debug({ err: (err as Error).message, jobId: entry.jobId }, 'requeue failed; Redis still away?');
+        break;
+      }
+    }
+    if (requeued) this.deps.log.info({ requeued }, 'pending jobs queued again');
+    return requeued;
+  }
+
+  private async deliveriesPass(): Promise<number> {
     const pending = await this.deps.deliveries.pending(this.opts.staleAfterMs, this.opts.batch);
     let requeued = 0;
     for (const d of pending) {

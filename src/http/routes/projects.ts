@@ -6,6 +6,13 @@ import { badRequest } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
 import { MERGE_STYLES, type ProjectService } from '../../projects/service.js';
 
+/** Whether a JSON value nests at most `levels` deep; stops descending there, so any depth is safe to ask about. */
+function nestsAtMost(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (levels === 0) return false;
+  return Object.values(value).every((v) => nestsAtMost(v, levels - 1));
+}
+
 const branch = z.string().min(1).max(255).regex(/^[^\s~^:?*[\\]+$/, 'must be a valid branch name');
 
 const newProject = z.object({
@@ -17,7 +24,8 @@ const newProject = z.object({
   argocdApplication: z.string().min(1).max(253).nullable().optional(),
   argocdProductionApplication: z.string().min(1).max(253).nullable().optional(),
   mergeStyle: z.enum(MERGE_STYLES).optional(),
-  previewSettings: z.record(z.string(), z.unknown()).optional(),
+  // Stored in a JSON column, which refuses documents nested more than 32 deep (and serialising a far deeper one overflows the stack).
+  previewSettings: z.record(z.string(), z.unknown()).refine((v) => nestsAtMost(v, 8), 'must not nest more than 8 levels deep').optional(),
 });
 
 export const idParam = z.coerce.number().int().positive();

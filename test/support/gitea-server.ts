@@ -1,0 +1,121 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const GITEA_TOKEN = 'loopback-gitea-token';
+export const BOT_LOGIN = 'aiworker-bot';
+
+export interface GiteaComment {
+  index: number;
+  id: number;
+  body: string;
+}
+
+export interface GiteaStatus {
+  sha: string;
+  state: string;
+  context: string;
+  description: string;
+  targetUrl: string;
+}
+
+/**
+ * A loopback Gitea answering the calls handlers and jobs make — comments (post, edit), commit
+ * statuses, collaborator permissions, version, user — with Gitea's response shapes
+ * (swagger.v1.json), recording what it was sent. A real server, unlike nock, so services in other
+ * processes can use it (GITEA_URL = url). `failComments` makes every comment call answer an error.
+ */
+export class GiteaServer {
+  readonly comments: GiteaComment[] = [];
+  readonly edits: Array<{ id: number; body: string }> = [];
+  readonly statuses: GiteaStatus[] = [];
+  readonly requests: Array<{ method: string; path: string; status: number }> = [];
+  /** While set, comment posts and edits answer this status. */
+  failComments: number | null = null;
+  private readonly permissions = new Map<string, string>();
+  private nextId = 1000;
+  private server: http.Server | null = null;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => this.answer(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** What the settings of a service using this Gitea are. */
+  env(): Record<string, string> {
+    return { GITEA_URL: this.url, GITEA_TOKEN, GITEA_BOT_LOGIN: BOT_LOGIN };
+  }
+
+  setPermission(login: string, permission: string): void {
+    this.permissions.set(login, permission);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0]!;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        this.requests.push({ method, path, status });
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      };
+      if (req.headers.authorization !== `token ${GITEA_TOKEN}`) return send(401, { message: 'token is required', url: `${this.url}/api/swagger` });
+      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+      const now = new Date().toISOString();
+
+      if (method === 'GET' && path === '/api/v1/version') return send(200, { version: '1.25.4' });
+      if (method === 'GET' && path === '/api/v1/user') return send(200, user(99, BOT_LOGIN));
+      const permission = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/collaborators\/([^/]+)\/permission$/.exec(path);
+      if (method === 'GET' && permission) {
+        const login = decodeURIComponent(permission[1]!);
+        const granted = this.permissions.get(login);
+        if (!granted) return send(404, { message: 'user does not exist', url: `${this.url}/api/swagger` });
+        return send(200, { permission: granted, role_name: granted, user: user(2, login) });
+      }
+      const status = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/statuses\/([0-9a-f]+)$/.exec(path);
+      if (method === 'POST' && status) {
+        this.statuses.push({ sha: status[1]!, state: body.state, context: body.context, description: body.description ?? '', targetUrl: body.target_url ?? '' });
+        return send(201, { id: this.statuses.length, status: body.state, context: body.context, description: body.description ?? '', target_url: body.target_url ?? '', url: '', creator: user(99, BOT_LOGIN), created_at: now, updated_at: now });
+      }
+      const newComment = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(path);
+      const edit = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/.exec(path);
+      if ((method === 'POST' && newComment) || (method === 'PATCH' && edit)) {
+        if (this.failComments !== null) return send(this.failComments, { message: 'internal server error (test)', url: `${this.url}/api/swagger` });
+        if (newComment) {
+          const comment = { index: Number(newComment[1]), id: this.nextId++, body: body.body as string };
+          this.comments.push(comment);
+          return send(201, commentReply(comment.id, comment.body, now));
+        }
+        const id = Number(edit![1]);
+        this.edits.push({ id, body: body.body });
+        return send(200, commentReply(id, body.body, now));
+      }
+      send(404, { message: 'not found', url: `${this.url}/api/swagger` });
+    });
+  }
+}
+
+export async function startGiteaServer(): Promise<GiteaServer> {
+  return new GiteaServer().start();
+}
+
+function user(id: number, login: string) {
+  return { id, login, login_name: '', full_name: '', email: `${login}@noreply.gitea.test`, avatar_url: '', html_url: '', language: '', is_admin: false, username: login };
+}
+
+function commentReply(id: number, body: string, at: string) {
+  return { id, html_url: '', pull_request_url: '', issue_url: '', user: user(99, BOT_LOGIN), original_author: '', original_author_id: 0, body, assets: [], created_at: at, updated_at: at };
+}
