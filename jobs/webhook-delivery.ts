@@ -8,14 +8,20 @@ import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
 const WAIT_MS = 250;
+const MAX_WAIT_MS = 10_000;
 
-/** Waits its turn: a later delivery about the same PR or task is delayed until the earlier ones are done. */
-async function takeTurn(deps: JobDeps, d: DeliveryRow): Promise<HeldLock | null> {
-  if (!d.ordering_key) return { release: async () => undefined };
+/**
+ * Takes this delivery's turn: the key's lock, with no earlier delivery of the key still pending.
+ * Otherwise says how long to wait: longer the further back in line, since the delivery just
+ * ahead is woken as soon as its predecessor finishes (wakeNext).
+ */
+async function takeTurn(deps: JobDeps, d: DeliveryRow): Promise<{ lock: HeldLock } | { waitMs: number }> {
+  if (!d.ordering_key) return { lock: { release: async () => undefined } };
   const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key));
-  if (lock && !(await deps.deliveries.hasEarlierPending(d.ordering_key, Number(d.seq)))) return lock;
+  const ahead = await deps.deliveries.earlierPending(d.ordering_key, Number(d.seq));
+  if (lock && ahead === 0) return { lock };
   await lock?.release();
-  return null;
+  return { waitMs: Math.min(WAIT_MS * Math.max(1, ahead), MAX_WAIT_MS) };
 }
 
 export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
@@ -27,8 +33,9 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
     if (d.status === 'processed' || d.status === 'ignored' || d.status === 'failed') return { status: d.status, skipped: true };
 
-    const lock = await takeTurn(deps, d);
-    if (!lock) throw await waitTurn(job, token, WAIT_MS);
+    const turn = await takeTurn(deps, d);
+    if (!('lock' in turn)) throw await waitTurn(job, token, turn.waitMs);
+    const { lock } = turn;
     const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });
     const settle = async (status: 'processed' | 'ignored' | 'failed', note: string | null) => {
       await deps.deliveries.finish(deliveryId, status, note);

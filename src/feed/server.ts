@@ -210,7 +210,8 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       // Not io.close(): it would also close the HTTP server, which the 'http' shutdown step owns.
       io.engine.close();
       io.of('/').adapter.close();
-      await Promise.allSettled([feedSub.quit(), adapterSub.quit(), adapterPub.quit()]);
+      // quit() refuses a connection that is not up yet (no offline queue); disconnect() also stops its reconnecting.
+      await Promise.allSettled([feedSub, adapterSub, adapterPub].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
 }

@@ -147,13 +147,15 @@ export class DeliveryStore {
   }
 
   /** Is an earlier delivery about the same pull request or task still waiting to be handled? */
-  async hasEarlierPending(orderingKey: string, seq: number): Promise<boolean> {
-    const row = await this.db('webhook_deliveries')
+  /** How many earlier deliveries about the same pull request or task still wait (counted up to `cap`). */
+  async earlierPending(orderingKey: string, seq: number, cap = 50): Promise<number> {
+    const rows = await this.db('webhook_deliveries')
       .where({ ordering_key: orderingKey })
       .andWhere('seq', '<', seq)
       .whereIn('status', ['received', 'queued'])
-      .first('seq');
-    return !!row;
+      .limit(cap)
+      .select('seq');
+    return rows.length;
   }
 
   /** The next delivery about the same pull request or task still waiting its turn, if any. */

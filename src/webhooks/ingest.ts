@@ -63,6 +63,7 @@ export function ingestWebhook(deps: IngestDeps) {
       if (!EVENT_NAME.test(eventType)) throw badRequest('X-Gitea-Event-Type header is missing or malformed');
       const event = ctx.get('x-gitea-event') || eventType;
 
+      // Built before the insert: only a failure to store the delivery is the 503 below.
       const delivery = {
         id: deliveryId,
         event: EVENT_NAME.test(event) ? event : eventType,
