@@ -142,7 +142,6 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   const outbox = new JobOutbox(db);
   const jobs = new JobScheduler(queues, outbox, log, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
-  shutdown.add('delivery marks', () => deliveryQueue.flush());
 
   const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log, ...overrides.gitea }) : null;
   let botLogin: string | null = config.gitea?.botLogin ?? null;

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { withTimeout } from '../timeout.js';
 
 export const QUEUE_NAMES = ['webhooks', 'deploy', 'merge', 'cleanup', 'tasks'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -13,12 +14,6 @@ export const bullPrefix = (prefix: string) => `${prefix}:bull`;
 
 /** BullMQ job ids may not contain ':'; ids are built from business keys so enqueueing is idempotent. */
 export const jobId = (...parts: Array<string | number>) => parts.map((p) => String(p).replace(/[^A-Za-z0-9_.-]/g, '_')).join('-');
-
-const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
-  Promise.race([
-    p,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: Redis did not answer within ${ms} ms`)), ms).unref()),
-  ]);
 
 /**
  * Producers for every queue. Their connection does not queue commands while Redis is away, so an
@@ -51,7 +46,7 @@ export class Queues {
   }
 
   async add(name: QueueName, jobName: string, data: object, opts: JobsOptions, timeoutMs = 2000) {
-    return withTimeout(this.get(name).add(jobName, data, opts), timeoutMs, `queue ${name}`);
+    return withTimeout(this.get(name).add(jobName, data, opts), timeoutMs, `queue ${name} (Redis)`);
   }
 
   async close(): Promise<void> {

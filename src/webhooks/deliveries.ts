@@ -88,8 +88,8 @@ export class DeliveryStore {
     if (!unique.length) return new Set();
     const batch = randomUUID();
     const affectedRows = await this.execute(
-      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status, ingest_batch)
-       VALUES ${unique.map(() => "(?, ?, ?, ?, ?, ?, ?, 'received', ?)").join(', ')}`,
+      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status, ingest_batch, queued_at)
+       VALUES ${unique.map(() => "(?, ?, ?, ?, ?, ?, ?, 'queued', ?, CURRENT_TIMESTAMP(3))").join(', ')}`,
       unique.flatMap((d) => [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload, batch]),
     );
     if (affectedRows === unique.length) return new Set(unique.map((d) => d.id));
@@ -130,6 +130,12 @@ export class DeliveryStore {
       .whereIn('delivery_id', ids)
       .whereIn('status', ['received', 'queued'])
       .update({ status: 'queued', queued_at: new Date() });
+  }
+
+  /** queued -> received: its job could not be queued (Redis away); recovery queues it later. */
+  async markReceived(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db('webhook_deliveries').whereIn('delivery_id', ids).andWhere('status', 'queued').update({ status: 'received', queued_at: null });
   }
 
   async startAttempt(id: string): Promise<void> {

@@ -84,7 +84,7 @@ export class PendingWorkRecovery {
     let requeued = 0;
     for (const d of pending) {
       try {
-        if (await requeueDelivery(this.deps.queues, this.deps.queue, d.delivery_id)) requeued++;
+        if (await requeueDelivery(this.deps.queues, this.deps.queue, this.deps.deliveries, d.delivery_id)) requeued++;
       } catch (err) {
         this.deps.log.debug({ err: (err as Error).message, deliveryId: d.delivery_id }, 'requeue failed; Redis still away?');
         break;

@@ -20,7 +20,7 @@ export function deliveryRoutes(deps: { deliveries: DeliveryStore; queues: Queues
     if (!(await deps.deliveries.get(id))) throw notFound(`delivery ${id}`);
     await deps.deliveries.reset(id);
     // Stored as received either way: if Redis is away, recovery queues it when it is back.
-    const queued = await requeueDelivery(deps.queues, deps.queue, id).catch(() => false);
+    const queued = await requeueDelivery(deps.queues, deps.queue, deps.deliveries, id).catch(() => false);
     ctx.status = 202;
     ctx.body = { deliveryId: id, status: queued ? 'queued' : 'received' };
   });

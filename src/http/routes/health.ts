@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Registry } from 'prom-client';
+import { withTimeout } from '../../timeout.js';
 
 export type CheckResult = { status: 'ok' } | { status: 'error'; error: string } | { status: 'not configured' | 'dry-run'; detail?: string };
 
@@ -10,14 +11,11 @@ export interface HealthCheck {
   run(): Promise<CheckResult>;
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
-
 export async function runChecks(checks: HealthCheck[]): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
   const results = await Promise.all(
     checks.map(async (c): Promise<[HealthCheck, CheckResult]> => {
       try {
-        return [c, await withTimeout(c.run(), 2000)];
+        return [c, await withTimeout(c.run(), 2000, c.name)];
       } catch (err) {
         return [c, { status: 'error', error: (err as Error).message }];
       }
