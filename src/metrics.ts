@@ -40,7 +40,7 @@ export function createMetrics() {
     }),
     deliveriesPending: new Gauge({
       name: 'aiworker_webhook_deliveries_requeued_total',
-      help: 'Deliveries found pending in MySQL and queued again by recovery',
+      help: 'Deliveries and outbox jobs found pending in MySQL and queued again by recovery',
       registers: [registry],
     }),
     feedClients: new Gauge({

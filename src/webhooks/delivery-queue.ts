@@ -50,14 +50,23 @@ export class DeliveryQueue {
 }
 
 /** Queues a delivery again even if an earlier job for it is still kept as completed or failed. */
-export async function requeueDelivery(queues: Queues, queue: DeliveryQueue, deliveries: DeliveryStore, deliveryId: string): Promise<boolean> {
+export async function requeueDelivery(
+  queues: Queues,
+  queue: DeliveryQueue,
+  deliveries: DeliveryStore,
+  deliveryId: string,
+): Promise<'queued' | 'already queued' | 'not queued'> {
   const job = await queues.get('webhooks').getJob(deliveryId);
   if (job) {
     const state = await job.getState();
-    if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') return true;
+    if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+      // Its job is still there (a long backlog): look again only after another full wait.
+      await deliveries.markQueued([deliveryId]);
+      return 'already queued';
+    }
     await job.remove();
   }
-  const queued = await queue.enqueue(deliveryId);
-  if (queued) await deliveries.markQueued([deliveryId]);
-  return queued;
+  if (!(await queue.enqueue(deliveryId))) return 'not queued';
+  await deliveries.markQueued([deliveryId]);
+  return 'queued';
 }

@@ -75,7 +75,10 @@ export class PendingWorkRecovery {
         break;
       }
     }
-    if (requeued) this.deps.log.info({ requeued }, 'pending jobs queued again');
+    if (requeued) {
+      this.deps.metrics.deliveriesPending.inc(requeued);
+      this.deps.log.info({ requeued }, 'pending jobs queued again');
+    }
     return requeued;
   }
 
@@ -84,7 +87,9 @@ export class PendingWorkRecovery {
     let requeued = 0;
     for (const d of pending) {
       try {
-        if (await requeueDelivery(this.deps.queues, this.deps.queue, this.deps.deliveries, d.delivery_id)) requeued++;
+        const outcome = await requeueDelivery(this.deps.queues, this.deps.queue, this.deps.deliveries, d.delivery_id);
+        if (outcome === 'not queued') break;
+        if (outcome === 'queued') requeued++;
       } catch (err) {
         this.deps.log.debug({ err: (err as Error).message, deliveryId: d.delivery_id }, 'requeue failed; Redis still away?');
         break;

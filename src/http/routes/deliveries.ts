@@ -20,9 +20,9 @@ export function deliveryRoutes(deps: { deliveries: DeliveryStore; queues: Queues
     if (!(await deps.deliveries.get(id))) throw notFound(`delivery ${id}`);
     await deps.deliveries.reset(id);
     // Stored as received either way: if Redis is away, recovery queues it when it is back.
-    const queued = await requeueDelivery(deps.queues, deps.queue, deps.deliveries, id).catch(() => false);
+    const outcome = await requeueDelivery(deps.queues, deps.queue, deps.deliveries, id).catch(() => 'not queued' as const);
     ctx.status = 202;
-    ctx.body = { deliveryId: id, status: queued ? 'queued' : 'received' };
+    ctx.body = { deliveryId: id, status: outcome === 'not queued' ? 'received' : 'queued' };
   });
   return router;
 }
