@@ -8,6 +8,7 @@ import { createProject, createTask, startTestService, TEST_FEED_TOKEN, type Test
 import { giteaDelivery } from './support/gitea-delivery.js';
 import { appendEvent, type NewEvent } from '../src/feed/events.js';
 import { RedisFeedPublisher } from '../src/feed/publisher.js';
+import { TASK_STATES } from '../src/tasks/states.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = new URL('../test-output/dashboard.png', import.meta.url);
@@ -83,16 +84,7 @@ describe('dashboard in a browser', function () {
     const page = await openPage(`/?token=${TEST_FEED_TOKEN}&projectId=${project.id}`);
     await page.locator('#connection[data-state="live"]').waitFor();
     expect(new URL(page.url()).searchParams.has('token'), 'the token leaves the address bar').to.equal(false);
-    expect(await page.locator('.column').evaluateAll((cols) => cols.map((c) => (c as HTMLElement).dataset.state))).to.deep.equal([
-      'backlog',
-      'in_progress',
-      'needs_input',
-      'ready_to_test',
-      'approved',
-      'staging',
-      'production',
-      'cancelled',
-    ]);
+    expect(await page.locator('.column').evaluateAll((cols) => cols.map((c) => (c as HTMLElement).dataset.state))).to.deep.equal([...TASK_STATES]);
     await card(page, 'backlog', task.id).waitFor();
     expect(await card(page, 'backlog', task.id).innerText()).to.include(`#${task.id}`).and.include('Add login');
     await card(page, 'backlog', other.id).waitFor();

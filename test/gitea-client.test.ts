@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import assert from 'node:assert/strict';
 import nock from 'nock';
 import { GiteaClient, GiteaError, type GiteaClientOptions } from '../src/gitea/client.js';
+import { giteaBranch, giteaCommit, giteaPull, giteaRepository, giteaUser } from './support/gitea-shapes.js';
 
 const BASE = 'https://gitea.example.com';
 const TOKEN = 'f3c9a1d2e4b5deadbeef0123456789abcdef0123';
@@ -54,123 +55,23 @@ async function rejection(p: Promise<unknown>): Promise<GiteaError> {
 
 const apiError = (message: string) => ({ message, url: `${BASE}/api/swagger` });
 
-const user = (login: string, id = 3) => ({
-  id,
-  login,
-  login_name: '',
-  source_id: 0,
-  full_name: '',
-  email: `${login}@noreply.gitea.example.com`,
-  avatar_url: `${BASE}/avatars/${id}`,
-  html_url: `${BASE}/${login}`,
-  language: '',
-  is_admin: false,
-  last_login: '2026-02-20T09:00:00Z',
-  created: '2025-11-01T10:00:00Z',
-  restricted: false,
-  active: true,
-  prohibit_login: false,
-  location: '',
-  website: '',
-  description: '',
-  visibility: 'public',
-  followers_count: 0,
-  following_count: 0,
-  starred_repos_count: 0,
-  username: login,
-});
+const user = (login: string, id = 3) => giteaUser(BASE, login, id);
 
-const repository = () => ({
-  id: 12,
-  owner: user('acme', 2),
-  name: 'webapp',
-  full_name: 'acme/webapp',
-  description: '',
-  empty: false,
-  private: true,
-  fork: false,
-  template: false,
-  mirror: false,
-  size: 812,
-  html_url: `${BASE}/acme/webapp`,
-  url: `${BASE}/api/v1/repos/acme/webapp`,
-  ssh_url: 'git@gitea.example.com:acme/webapp.git',
-  clone_url: `${BASE}/acme/webapp.git`,
-  default_branch: 'main',
-  archived: false,
-  has_pull_requests: true,
-  allow_merge_commits: true,
-  allow_rebase: true,
-  allow_rebase_explicit: true,
-  allow_squash_merge: true,
-  allow_fast_forward_only_merge: true,
-  default_merge_style: 'merge',
-  default_delete_branch_after_merge: false,
-  permissions: { admin: true, push: true, pull: true },
-});
+const repository = () => giteaRepository(BASE);
 
-const branch = (name: string) => ({
-  name,
-  commit: {
-    id: SHA,
-    message: 'Add login form\n',
-    url: `${BASE}/acme/webapp/commit/${SHA}`,
-    author: { name: 'Agent One', email: 'agent1@example.com', username: 'agent1' },
-    committer: { name: 'Agent One', email: 'agent1@example.com', username: 'agent1' },
-    verification: null,
-    timestamp: '2026-02-21T12:00:00Z',
-    added: null,
-    removed: null,
-    modified: null,
-  },
-  protected: false,
-  required_approvals: 0,
-  enable_status_check: false,
-  status_check_contexts: [],
-  user_can_push: true,
-  user_can_merge: true,
-  effective_branch_protection_name: '',
-});
+const branch = (name: string) =>
+  giteaBranch(
+    name,
+    giteaCommit({
+      id: SHA,
+      message: 'Add login form\n',
+      url: `${BASE}/acme/webapp/commit/${SHA}`,
+      author: { name: 'Agent One', email: 'agent1@example.com', username: 'agent1' },
+    }),
+  );
 
-const pull = (number: number, head = 'task-12-add-login', base = 'staging') => ({
-  id: 40 + number,
-  url: `${BASE}/acme/webapp/pulls/${number}`,
-  number,
-  user: user('agent1'),
-  title: 'Add login form',
-  body: 'Task: 12',
-  labels: [],
-  milestone: null,
-  assignee: null,
-  assignees: null,
-  requested_reviewers: [],
-  requested_reviewers_teams: [],
-  state: 'open',
-  draft: false,
-  is_locked: false,
-  comments: 0,
-  review_comments: 0,
-  additions: 42,
-  deletions: 3,
-  changed_files: 4,
-  html_url: `${BASE}/acme/webapp/pulls/${number}`,
-  diff_url: `${BASE}/acme/webapp/pulls/${number}.diff`,
-  patch_url: `${BASE}/acme/webapp/pulls/${number}.patch`,
-  mergeable: true,
-  merged: false,
-  merged_at: null,
-  merge_commit_sha: null,
-  merged_by: null,
-  allow_maintainer_edit: false,
-  base: { label: base, ref: base, sha: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', repo_id: 12, repo: repository() },
-  head: { label: head, ref: head, sha: SHA, repo_id: 12, repo: repository() },
-  merge_base: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567',
-  due_date: null,
-  created_at: '2026-02-21T12:05:00Z',
-  updated_at: '2026-02-21T12:06:00Z',
-  closed_at: null,
-  pin_order: 0,
-});
+const pull = (number: number, head = 'task-12-add-login', base = 'staging') =>
+  giteaPull(BASE, { number, head, headSha: SHA, base, baseSha: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', body: 'Task: 12' });
 
 const comment = (id: number, body: string) => ({
   id,

@@ -18,22 +18,14 @@ import {
   type KubeClusterOptions,
 } from '../src/k8s/cluster.js';
 import { renderPreview, type KubeObject } from '../src/k8s/manifests.js';
+import { kubeStatus, resourceList, tokenKubeConfig } from './support/kube-shapes.js';
 
 const API = 'https://k8s.test:6443';
 const TOKEN = 'test-service-account-token';
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
 const APPLY_QUERY = '?fieldManager=aiworker&force=true';
 
-function testKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: API, skipTLSVerify: false }],
-    users: [{ name: 'aiworker', token: TOKEN }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'aiworker' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
+const testKubeConfig = (): KubeConfig => tokenKubeConfig(API, TOKEN);
 
 function cluster(o: Partial<KubeClusterOptions> = {}) {
   return createKubeCluster({ kubeConfig: testKubeConfig(), ...o });
@@ -50,21 +42,6 @@ async function rejection(promise: Promise<unknown>): Promise<any> {
     return e;
   }
   throw new Error('expected the promise to reject');
-}
-
-function resourceList(groupVersion: string, resources: Array<[name: string, kind: string, namespaced: boolean]>) {
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion,
-    resources: resources.map(([name, kind, namespaced]) => ({
-      name,
-      singularName: kind.toLowerCase(),
-      namespaced,
-      kind,
-      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
-    })),
-  };
 }
 
 /** What `KubernetesObjectApi` asks for to map kinds to resource paths. */
@@ -97,10 +74,6 @@ function applied(raw: unknown) {
       managedFields: [{ manager: 'aiworker', operation: 'Apply', apiVersion: body.apiVersion, fieldsType: 'FieldsV1' }],
     },
   };
-}
-
-function status(code: number, reason: string, message: string, details?: object) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details, code };
 }
 
 function objects(): KubeObject[] {
@@ -258,7 +231,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
         .patch(`/api/v1/namespaces/preview-task-1${APPLY_QUERY}`)
         .reply(200, (_uri, body) => applied(body))
         .patch(`/apis/apps/v1/namespaces/preview-task-1/deployments/preview${APPLY_QUERY}`)
-        .reply(422, status(422, 'Invalid', message, { name: 'preview', group: 'apps', kind: 'Deployment' }));
+        .reply(422, kubeStatus(422, 'Invalid', message, { name: 'preview', group: 'apps', kind: 'Deployment' }));
       const service = api().patch(`/api/v1/namespaces/preview-task-1/services/preview${APPLY_QUERY}`).reply(200, {});
 
       const error = await rejection(cluster().apply(objects()));
@@ -276,7 +249,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
       discovery();
       api()
         .patch(`/api/v1/namespaces/preview-task-1${APPLY_QUERY}`)
-        .reply(503, status(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'));
+        .reply(503, kubeStatus(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'));
 
       const error = await rejection(cluster().apply(objects()));
 
@@ -289,7 +262,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     });
 
     it('treats a failed discovery request like the apply itself', async () => {
-      api().get('/api/v1').reply(429, status(429, 'TooManyRequests', 'too many requests'));
+      api().get('/api/v1').reply(429, kubeStatus(429, 'TooManyRequests', 'too many requests'));
       const error = await rejection(cluster().apply(objects()));
       expect(error).to.be.instanceOf(KubeApiError);
       expect(error).to.include({ status: 429, retryable: true });
@@ -379,7 +352,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     it('keeps polling through retryable API errors', async () => {
       const scope = api()
         .get(DEPLOYMENT_PATH)
-        .reply(503, status(503, 'ServiceUnavailable', 'etcd leader changed'))
+        .reply(503, kubeStatus(503, 'ServiceUnavailable', 'etcd leader changed'))
         .get(DEPLOYMENT_PATH)
         .reply(200, deployment({ replicas: 1, updatedReplicas: 1, availableReplicas: 1, available: 'True', progressing: COMPLETE }));
 
@@ -391,7 +364,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     it('fails at once on a non-retryable API error', async () => {
       api()
         .get(DEPLOYMENT_PATH)
-        .reply(404, status(404, 'NotFound', 'deployments.apps "preview" not found', { name: 'preview', group: 'apps', kind: 'deployments' }));
+        .reply(404, kubeStatus(404, 'NotFound', 'deployments.apps "preview" not found', { name: 'preview', group: 'apps', kind: 'deployments' }));
 
       const error = await rejection(cluster().waitForRollout('preview-task-1', 'preview', 5_000, 10));
 
@@ -419,7 +392,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     });
 
     it('returns false when the namespace is already gone', async () => {
-      api().delete(path).reply(404, status(404, 'NotFound', 'namespaces "preview-task-1" not found', { name: 'preview-task-1', kind: 'namespaces' }));
+      api().delete(path).reply(404, kubeStatus(404, 'NotFound', 'namespaces "preview-task-1" not found', { name: 'preview-task-1', kind: 'namespaces' }));
       expect(await cluster().deleteNamespace('preview-task-1')).to.equal(false);
     });
 
@@ -428,7 +401,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
         .delete(path)
         .reply(
           409,
-          status(
+          kubeStatus(
             409,
             'Conflict',
             'Operation cannot be fulfilled on namespaces "preview-task-1": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.',
@@ -442,7 +415,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
         .delete(path)
         .reply(
           403,
-          status(403, 'Forbidden', 'namespaces "preview-task-1" is forbidden: User "system:serviceaccount:aiworker:aiworker" cannot delete resource "namespaces"'),
+          kubeStatus(403, 'Forbidden', 'namespaces "preview-task-1" is forbidden: User "system:serviceaccount:aiworker:aiworker" cannot delete resource "namespaces"'),
         );
       const error = await rejection(cluster().deleteNamespace('preview-task-1'));
       expect(error).to.be.instanceOf(KubeApiError);
@@ -600,7 +573,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     it('fails at once when the Application does not exist', async () => {
       api()
         .get(APP_PATH)
-        .reply(404, status(404, 'NotFound', 'applications.argoproj.io "shop-preview-1" not found'));
+        .reply(404, kubeStatus(404, 'NotFound', 'applications.argoproj.io "shop-preview-1" not found'));
 
       const error = await rejection(cluster().syncApplication({ name: 'shop-preview-1', revision: SHA, timeoutMs: 5_000, pollMs: 10 }));
 
@@ -622,7 +595,7 @@ describe('k8s cluster (client-node against a fake API server)', () => {
     });
 
     it('fails with a non-retryable error on 401', async () => {
-      nock(API).get('/version').reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+      nock(API).get('/version').reply(401, kubeStatus(401, 'Unauthorized', 'Unauthorized'));
       const error = await rejection(cluster().ping());
       expect(error).to.be.instanceOf(KubeApiError);
       expect(error).to.include({ status: 401, retryable: false });

@@ -12,25 +12,15 @@ import type { PreviewCluster } from '../src/k8s/cluster.js';
 import { createLogger } from '../src/log.js';
 import { eventually, REDIS_URL } from './support/service.js';
 import { callTool, GITEA_TOKEN, GITEA_URL, startMcpHarness, toolError, type McpHarness } from './support/mcp-harness.js';
+import { giteaBranch as branchShape } from './support/gitea-shapes.js';
 
 const SNAPSHOT = new URL('./snapshots/mcp-tools.json', import.meta.url);
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/gitea/${name}.json`, import.meta.url), 'utf8')).payload;
 
-/** Gitea's own response shapes (swagger definitions Branch, PullRequest, Comment), from the fixtures' objects. */
+/** Gitea's own response shapes (swagger definitions Branch, PullRequest, Comment), from the fixtures' objects (the Branch via support/gitea-shapes.ts). */
 function giteaBranch(name: string) {
-  const commit = fixture('push.task-branch').head_commit;
-  return {
-    name,
-    commit,
-    protected: false,
-    required_approvals: 0,
-    enable_status_check: false,
-    status_check_contexts: [],
-    user_can_push: true,
-    user_can_merge: true,
-    effective_branch_protection_name: '',
-  };
+  return branchShape(name, fixture('push.task-branch').head_commit);
 }
 
 function giteaPull(index: number, head: string, base: string, body: string) {

@@ -9,6 +9,7 @@ import { MergeRunStore } from '../src/merges/runs.js';
 import type { QueueName } from '../src/queue/queues.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { fakeGitea, GITEA_URL, type FakeGitea } from './support/fake-gitea.js';
+import { giteaBranch, giteaCommit, giteaPull, giteaUser } from './support/gitea-shapes.js';
 import { createTask, eventually, REDIS_URL, startTestService, type TestService } from './support/service.js';
 
 const K8S = 'https://k8s.test:6443';
@@ -78,66 +79,34 @@ class FakeRepo {
 
   private branchJson(name: string) {
     const sha = this.branches.get(name)!;
-    return {
+    return giteaBranch(
       name,
-      commit: {
+      giteaCommit({
         id: sha,
         message: `Merge into ${name}\n`,
         url: `${GITEA_URL}/${this.repo}/commit/${sha}`,
         author: { name: 'aiworker', email: 'bot@example.com', username: 'aiworker-bot' },
-        committer: { name: 'aiworker', email: 'bot@example.com', username: 'aiworker-bot' },
-        verification: null,
-        timestamp: '2026-02-21T12:00:00Z',
-        added: null,
-        removed: null,
-        modified: null,
-      },
-      protected: false,
-      required_approvals: 0,
-      enable_status_check: false,
-      status_check_contexts: [],
-      user_can_push: true,
-      user_can_merge: true,
-      effective_branch_protection_name: '',
-    };
+      }),
+    );
   }
 
   private pullJson(p: FakePull) {
-    const repository = { id: 12, name: this.repo.split('/')[1], full_name: this.repo, default_branch: 'main' };
-    const user = { id: 3, login: 'agent1', login_name: '', full_name: '', email: 'agent1@noreply.gitea.test', avatar_url: '', html_url: `${GITEA_URL}/agent1`, is_admin: false, username: 'agent1' };
-    return {
-      id: 40 + p.number,
-      url: `${GITEA_URL}/${this.repo}/pulls/${p.number}`,
+    const user = giteaUser(GITEA_URL, 'agent1');
+    return giteaPull(GITEA_URL, {
       number: p.number,
+      repo: this.repo,
       user,
       title: p.title,
       body: p.body,
-      labels: [],
-      milestone: null,
-      assignee: null,
-      assignees: null,
-      requested_reviewers: [],
       state: p.state,
-      draft: false,
-      is_locked: false,
-      comments: 0,
-      html_url: `${GITEA_URL}/${this.repo}/pulls/${p.number}`,
-      diff_url: `${GITEA_URL}/${this.repo}/pulls/${p.number}.diff`,
-      patch_url: `${GITEA_URL}/${this.repo}/pulls/${p.number}.patch`,
       mergeable: p.mergeable,
-      merged: p.merged,
-      merged_at: p.merged ? '2026-02-21T12:30:00Z' : null,
-      merge_commit_sha: p.merged ? this.branches.get(p.base) : null,
-      merged_by: p.merged ? user : null,
-      allow_maintainer_edit: false,
-      base: { label: p.base, ref: p.base, sha: this.branches.get(p.base) ?? MAIN_SHA, repo_id: 12, repo: repository },
-      head: { label: p.head, ref: p.head, sha: p.headSha, repo_id: 12, repo: repository },
-      merge_base: p.mergeBase,
-      due_date: null,
-      created_at: '2026-02-21T12:05:00Z',
-      updated_at: '2026-02-21T12:06:00Z',
-      closed_at: p.merged ? '2026-02-21T12:30:00Z' : null,
-    };
+      merged: p.merged ? { sha: this.branches.get(p.base)!, by: user, at: '2026-02-21T12:30:00Z' } : null,
+      base: p.base,
+      baseSha: this.branches.get(p.base) ?? MAIN_SHA,
+      head: p.head,
+      headSha: p.headSha,
+      mergeBase: p.mergeBase,
+    });
   }
 
   install(): nock.Scope {

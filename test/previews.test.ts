@@ -5,6 +5,7 @@ import { createKubeCluster } from '../src/k8s/cluster.js';
 import { schedulePreviewCleanup } from '../jobs/preview-cleanup.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { createProject, createTask, eventually, startTestService, type TestService } from './support/service.js';
+import { kubeStatus, PREVIEW_DISCOVERY, resourceList, tokenKubeConfig } from './support/kube-shapes.js';
 
 const KUBE_API = 'https://k8s.test:6443';
 const KUBE_TOKEN = 'preview-test-sa-token';
@@ -21,36 +22,12 @@ const PR = 7;
 
 const ENV = { GITEA_URL, GITEA_TOKEN, GITEA_BOT_LOGIN: 'aiworker-bot', PREVIEW_DOMAIN: DOMAIN };
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: KUBE_API, skipTLSVerify: false }],
-    users: [{ name: 'aiworker', token: KUBE_TOKEN }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'aiworker' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
+const kubeConfig = (): KubeConfig => tokenKubeConfig(KUBE_API, KUBE_TOKEN);
 
 const kube = () => nock(KUBE_API, { reqheaders: { authorization: `Bearer ${KUBE_TOKEN}` } });
 const gitea = () => nock(GITEA_URL, { reqheaders: { authorization: `token ${GITEA_TOKEN}` } });
 
 // ---- Kubernetes API answers, shaped like the API server's (see test/k8s-cluster.test.ts) ----
-
-function resourceList(groupVersion: string, resources: Array<[string, string, boolean]>) {
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion,
-    resources: resources.map(([name, kind, namespaced]) => ({
-      name,
-      singularName: kind.toLowerCase(),
-      namespaced,
-      kind,
-      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
-    })),
-  };
-}
 
 const parse = (body: unknown): any => (typeof body === 'string' ? JSON.parse(body) : body);
 
@@ -62,19 +39,10 @@ function applied(raw: unknown) {
   };
 }
 
-function kubeStatus(code: number, reason: string, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
-}
-
 /** Discovery happens once per cluster client, on its first apply. */
 function discovery(scope = kube()) {
-  return scope
-    .get('/api/v1')
-    .reply(200, resourceList('v1', [['namespaces', 'Namespace', false], ['services', 'Service', true]]))
-    .get('/apis/apps/v1')
-    .reply(200, resourceList('apps/v1', [['deployments', 'Deployment', true]]))
-    .get('/apis/networking.k8s.io/v1')
-    .reply(200, resourceList('networking.k8s.io/v1', [['ingresses', 'Ingress', true]]));
+  for (const [path, list] of Object.entries(PREVIEW_DISCOVERY)) scope.get(path).reply(200, list);
+  return scope;
 }
 
 const paths = (taskId: number) => {
@@ -87,6 +55,23 @@ const paths = (taskId: number) => {
     read: `/apis/apps/v1/namespaces/${ns}/deployments/preview`,
   };
 };
+
+/**
+ * An apply that stops at the Deployment, refused with 422 Invalid and `message`: only the core and
+ * apps API groups are looked up (never the Ingress's) and only the Namespace is applied.
+ */
+function deploymentRefused(taskId: number, message: string, scope = kube()) {
+  const p = paths(taskId);
+  return scope
+    .get('/api/v1')
+    .reply(200, PREVIEW_DISCOVERY['/api/v1'])
+    .get('/apis/apps/v1')
+    .reply(200, PREVIEW_DISCOVERY['/apis/apps/v1'])
+    .patch(p.namespace)
+    .reply(200, (_uri, body) => applied(body))
+    .patch(p.deployment)
+    .reply(422, kubeStatus(422, 'Invalid', message));
+}
 
 function availableDeployment(taskId: number) {
   return {
@@ -260,6 +245,32 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     }, 20_000, `${count} finished preview deploys`);
   }
 
+  /**
+   * Delivers pull_request.opened, then waits for the one preview-deploy job to finish and for every
+   * expected call (`what`) to be made, and checks nothing else was asked; the finished job.
+   */
+  async function deployOpened(s: TestService, taskId: number, what: string) {
+    await send(s, 'pull_request.opened', { taskId });
+    const [job] = await finishedDeployJobs(s, 1);
+    await eventually(async () => nock.pendingMocks().length === 0, 10_000, what);
+    expectAllCallsMade();
+    return job;
+  }
+
+  /**
+   * Expects a whole successful deploy of the opened PR's head (discovery, applies, rollout, pending
+   * and success statuses, new comment `commentId`), delivers pull_request.opened and waits for it.
+   */
+  async function openAndDeploy(s: TestService, taskId: number, commentId: number) {
+    const log: GiteaLog = { statuses: [], comments: [] };
+    discovery();
+    applyAndRollout(taskId);
+    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
+    expectNewComment(log, commentId);
+    await send(s, 'pull_request.opened', { taskId });
+    await eventually(async () => nock.pendingMocks().length === 0, 15_000, 'the deploy');
+  }
+
   it('PR opened: deploys the head, task → ready_to_test, one comment; a new head redeploys and edits that comment', async () => {
     const { svc: s, project, task } = await start(kubeCluster());
     const log: GiteaLog = { statuses: [], comments: [] };
@@ -324,14 +335,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
   it('a task waiting for an answer keeps its state; its preview URL is still set and posted', async () => {
     const { svc: s, task } = await start(kubeCluster());
     await s.tasks.ask(task.id, null, 'Which OAuth provider?', 'agent');
-    const log: GiteaLog = { statuses: [], comments: [] };
-    discovery();
-    applyAndRollout(task.id);
-    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
-    expectNewComment(log, 77);
-
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    await eventually(async () => nock.pendingMocks().length === 0, 15_000, 'the deploy');
+    await openAndDeploy(s, task.id, 77);
     expectAllCallsMade();
 
     const after = await eventually(async () => {
@@ -386,24 +390,11 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     const { svc: s, task } = await start(kubeCluster());
     const log: GiteaLog = { statuses: [], comments: [] };
     const message = 'Deployment.apps "preview" is invalid: spec.template.spec.containers[0].image: Invalid value: "registry.example.com/acme/webapp:c9de627": must be pulled';
-    const p = paths(task.id);
-    // The apply stops at the Deployment, so the Ingress's API group is never looked up.
-    kube()
-      .get('/api/v1')
-      .reply(200, resourceList('v1', [['namespaces', 'Namespace', false], ['services', 'Service', true]]))
-      .get('/apis/apps/v1')
-      .reply(200, resourceList('apps/v1', [['deployments', 'Deployment', true]]))
-      .patch(p.namespace)
-      .reply(200, (_uri, body) => applied(body))
-      .patch(p.deployment)
-      .reply(422, kubeStatus(422, 'Invalid', message));
+    deploymentRefused(task.id, message);
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'failure']]);
     expectNewComment(log, 31);
 
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    const [job] = await finishedDeployJobs(s, 1);
-    await eventually(async () => nock.pendingMocks().length === 0, 10_000, 'the failure reports');
-    expectAllCallsMade();
+    const job = await deployOpened(s, task.id, 'the failure reports');
 
     expect(await job.getState()).to.equal('failed');
     expect(job.attemptsMade, 'an invalid manifest is not retried').to.equal(1);
@@ -462,16 +453,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
   it('/retry after a failure re-runs the same deploy, and the failure comment becomes the preview comment', async () => {
     const { svc: s, task } = await start(kubeCluster());
     const log: GiteaLog = { statuses: [], comments: [] };
-    const p = paths(task.id);
-    const scope = kube()
-      .get('/api/v1')
-      .reply(200, resourceList('v1', [['namespaces', 'Namespace', false], ['services', 'Service', true]]))
-      .get('/apis/apps/v1')
-      .reply(200, resourceList('apps/v1', [['deployments', 'Deployment', true]]))
-      .patch(p.namespace)
-      .reply(200, (_uri, body) => applied(body))
-      .patch(p.deployment)
-      .reply(422, kubeStatus(422, 'Invalid', 'Deployment.apps "preview" is invalid: spec.replicas: Invalid value: -1'));
+    const scope = deploymentRefused(task.id, 'Deployment.apps "preview" is invalid: spec.replicas: Invalid value: -1');
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'failure']]);
     expectNewComment(log, 64);
     await send(s, 'pull_request.opened', { taskId: task.id });
@@ -519,10 +501,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
       });
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
 
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    const [job] = await finishedDeployJobs(s, 1);
-    await eventually(async () => nock.pendingMocks().length === 0, 10_000, 'the status');
-    expectAllCallsMade();
+    const job = await deployOpened(s, task.id, 'the status');
 
     expect(job.returnvalue).to.include({ status: 'succeeded', current: false });
     expect(log.statuses[1].description).to.equal(`preview deployed; superseded by ${newer.slice(0, 7)}`);
@@ -536,10 +515,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
     expectNewComment(log, 12);
 
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    const [job] = await finishedDeployJobs(s, 1);
-    await eventually(async () => nock.pendingMocks().length === 0, 10_000, 'the dry-run reports');
-    expectAllCallsMade();
+    const job = await deployOpened(s, task.id, 'the dry-run reports');
 
     expect(job.returnvalue).to.include({ status: 'dry-run', url: null });
     expect(log.statuses.every((st) => st.description.startsWith('dry-run:'))).to.equal(true);
@@ -582,10 +558,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'failure']]);
     expectNewComment(log, 3);
 
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    const [job] = await finishedDeployJobs(s, 1);
-    await eventually(async () => nock.pendingMocks().length === 0, 10_000, 'the failure reports');
-    expectAllCallsMade();
+    const job = await deployOpened(s, task.id, 'the failure reports');
 
     expect(await job.getState()).to.equal('failed');
     expect(job.attemptsMade).to.equal(1);
@@ -609,13 +582,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
 
   it('PR closed without merge: the preview namespace is deleted and the URL cleared', async () => {
     const { svc: s, task } = await start(kubeCluster());
-    const log: GiteaLog = { statuses: [], comments: [] };
-    discovery();
-    applyAndRollout(task.id);
-    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
-    expectNewComment(log, 8);
-    await send(s, 'pull_request.opened', { taskId: task.id });
-    await eventually(async () => nock.pendingMocks().length === 0, 15_000, 'the deploy');
+    await openAndDeploy(s, task.id, 8);
     expect((await getTask(s, task.id)).state).to.equal('ready_to_test');
 
     const deleted = kube()

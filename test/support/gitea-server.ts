@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { LocalStandIn, sendJson } from './local-server.js';
 
 export const GITEA_TOKEN = 'loopback-gitea-token';
 export const BOT_LOGIN = 'aiworker-bot';
@@ -24,7 +24,7 @@ export interface GiteaStatus {
  * (swagger.v1.json), recording what it was sent. A real server, unlike nock, so services in other
  * processes can use it (GITEA_URL = url). `failComments` makes every comment call answer an error.
  */
-export class GiteaServer {
+export class GiteaServer extends LocalStandIn {
   readonly comments: GiteaComment[] = [];
   readonly edits: Array<{ id: number; body: string }> = [];
   readonly statuses: GiteaStatus[] = [];
@@ -33,15 +33,6 @@ export class GiteaServer {
   failComments: number | null = null;
   private readonly permissions = new Map<string, string>();
   private nextId = 1000;
-  private server: http.Server | null = null;
-  url = '';
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.answer(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
 
   /** What the settings of a service using this Gitea are. */
   env(): Record<string, string> {
@@ -52,15 +43,7 @@ export class GiteaServer {
     this.permissions.set(login, permission);
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected answer(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
     const chunks: Buffer[] = [];
@@ -68,9 +51,7 @@ export class GiteaServer {
     req.on('end', () => {
       const send = (status: number, body: unknown) => {
         this.requests.push({ method, path, status });
-        const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        sendJson(res, status, body);
       };
       if (req.headers.authorization !== `token ${GITEA_TOKEN}`) return send(401, { message: 'token is required', url: `${this.url}/api/swagger` });
       const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type http from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeStatus, PREVIEW_DISCOVERY, tokenKubeConfig } from './kube-shapes.js';
+import { LocalStandIn, sendJson } from './local-server.js';
 
 export const KUBE_TOKEN = 'loopback-kube-token';
 
@@ -20,21 +21,12 @@ export interface KubeRequest {
  * fail (`failWith`) or hold applies until released (`hold`), and read what it was asked (`requests`).
  * Unlike nock it is a real server, so processes the test spawns can use it too (`writeKubeconfig`).
  */
-export class KubeApiServer {
+export class KubeApiServer extends LocalStandIn {
   readonly requests: KubeRequest[] = [];
   /** While set, every call is answered with this status and a Kubernetes Status body. */
   failWith: number | null = null;
   private holding = false;
   private readonly held: Array<() => void> = [];
-  private server: http.Server | null = null;
-  url = '';
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.answer(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
 
   /** Applies wait, unanswered, from now until release(). */
   hold(): void {
@@ -53,15 +45,8 @@ export class KubeApiServer {
   }
 
   kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      // client-node refuses plain HTTP unless TLS verification is off; there is no TLS on loopback to verify.
-      clusters: [{ name: 'loopback', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'aiworker', token: KUBE_TOKEN }],
-      contexts: [{ name: 'loopback', cluster: 'loopback', user: 'aiworker' }],
-      currentContext: 'loopback',
-    });
-    return kc;
+    // client-node refuses plain HTTP unless TLS verification is off; there is no TLS on loopback to verify.
+    return tokenKubeConfig(this.url, KUBE_TOKEN, { name: 'loopback', skipTLSVerify: true });
   }
 
   /** A kubeconfig file for KUBECONFIG of a spawned service. */
@@ -70,16 +55,12 @@ export class KubeApiServer {
     return path;
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
+  override async close(): Promise<void> {
     this.held.length = 0;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await super.close();
   }
 
-  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected answer(req: http.IncomingMessage, res: http.ServerResponse): void {
     const record: KubeRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, status: null };
     this.requests.push(record);
     const chunks: Buffer[] = [];
@@ -87,13 +68,13 @@ export class KubeApiServer {
     req.on('end', () => {
       const send = (status: number, body: unknown) => {
         record.status = status;
-        json(res, status, body);
+        sendJson(res, status, body);
       };
       if (req.headers.authorization !== `Bearer ${KUBE_TOKEN}`) return send(401, kubeStatus(401, 'Unauthorized', 'no or wrong bearer token'));
       if (this.failWith !== null) return send(this.failWith, kubeStatus(this.failWith, 'ServiceUnavailable', 'the API server is failing (test)'));
       const path = record.path;
       if (record.method === 'GET' && path === '/version') return send(200, { major: '1', minor: '31', gitVersion: 'v1.31.0' });
-      if (record.method === 'GET' && DISCOVERY[path]) return send(200, DISCOVERY[path]);
+      if (record.method === 'GET' && PREVIEW_DISCOVERY[path]) return send(200, PREVIEW_DISCOVERY[path]);
       // No preview namespaces: the cleanup job finds nothing to remove.
       if (record.method === 'GET' && path === '/api/v1/namespaces') return send(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] });
       if (record.method === 'PATCH') {
@@ -113,32 +94,6 @@ export class KubeApiServer {
 export async function startKubeApiServer(): Promise<KubeApiServer> {
   return new KubeApiServer().start();
 }
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  if (res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function kubeStatus(code: number, reason: string, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
-}
-
-function resourceList(groupVersion: string, resources: Array<[string, string, boolean]>) {
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion,
-    resources: resources.map(([name, kind, namespaced]) => ({ name, singularName: kind.toLowerCase(), namespaced, kind, verbs: ['get', 'list', 'patch', 'delete'] })),
-  };
-}
-
-const DISCOVERY: Record<string, unknown> = {
-  '/api/v1': resourceList('v1', [['namespaces', 'Namespace', false], ['services', 'Service', true]]),
-  '/apis/apps/v1': resourceList('apps/v1', [['deployments', 'Deployment', true]]),
-  '/apis/networking.k8s.io/v1': resourceList('networking.k8s.io/v1', [['ingresses', 'Ingress', true]]),
-};
 
 function availableDeployment(namespace: string, name: string) {
   return {
