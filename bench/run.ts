@@ -11,6 +11,8 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const notes: string[] = [];
   const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
 
   const ingest = await benchIngest();
   rows.push(['ingest throughput, bare Koa + signature check (50 conns)', `${fmt(ingest.bare.perSecond, 0)} req/s`, `p99 ${fmt(ingest.bare.p99, 2)} ms`]);
@@ -28,8 +30,13 @@ async function main(): Promise<void> {
   const claims = await benchClaims(50, 500);
   rows.push(['get_next_task over MCP HTTP, 50 agents, 500 tasks', `${fmt(claims.claimsPerSecond)} claims/s`, `${fmt(claims.seconds, 2)} s, every task claimed once`]);
 
+  clearInterval(sampler);
   const rssAfter = process.memoryUsage().rss;
-  rows.push(['resident memory of the bench process (service in-process), after the runs', `${fmt(rssAfter / 2 ** 20)} MiB`, `before ${fmt(rssBefore / 2 ** 20)} MiB`]);
+  rows.push([
+    'resident memory of the process running the service during these runs',
+    `peak ${fmt(rssPeak / 2 ** 20)} MiB`,
+    `before ${fmt(rssBefore / 2 ** 20)} MiB, after ${fmt(rssAfter / 2 ** 20)} MiB (the ingest load comes from another process; the MCP clients and webhook sender of the other runs share this one)`,
+  ]);
 
   const table = ['| measure | value | notes |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   const doc = `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString()} (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}); every figure comes from the same run, on loopback, with MariaDB and Redis on this machine.\n\n${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;

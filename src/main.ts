@@ -237,7 +237,13 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     }, log, metrics);
     pool.start();
     shutdown.add('workers', () => pool.close());
-    if (overrides.schedules !== false) await scheduleRepeatables(queues, config, log);
+    if (overrides.schedules !== false) {
+      await scheduleRepeatables(queues, config, log);
+      // Idempotent: a Redis that lost everything gets its schedules back within a minute.
+      const reschedule = setInterval(() => void scheduleRepeatables(queues, config, log), 60_000);
+      reschedule.unref();
+      shutdown.add('schedules', () => clearInterval(reschedule));
+    }
   }
   recovery.start();
   shutdown.add('recovery', () => recovery.stop());
