@@ -54,6 +54,8 @@ export interface ServiceOverrides {
   jobBackoffMs?: number;
   /** Repeatable jobs (preview cleanup, agent liveness) scheduled at worker start; tests that do not want them turn this off. */
   schedules?: boolean;
+  /** How often a worker re-creates the schedules (default a minute; tests shorten it). */
+  rescheduleMs?: number;
   /** Gitea client tuning (tests shorten retries and timeouts). */
   gitea?: { retries?: number; timeoutMs?: number; retryBaseMs?: number };
   /** A cluster to use instead of the one KUBECONFIG describes (tests). */
@@ -240,7 +242,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     if (overrides.schedules !== false) {
       await scheduleRepeatables(queues, config, log);
       // Idempotent: a Redis that lost everything gets its schedules back within a minute.
-      const reschedule = setInterval(() => void scheduleRepeatables(queues, config, log), 60_000);
+      const reschedule = setInterval(() => void scheduleRepeatables(queues, config, log), overrides.rescheduleMs ?? 60_000);
       reschedule.unref();
       shutdown.add('schedules', () => clearInterval(reschedule));
     }

@@ -18,3 +18,24 @@ describe('roles', () => {
     expect((await fetch(`${worker.url}/webhooks/gitea`, { method: 'POST', body: '{}' })).status).to.equal(404);
   });
 });
+
+describe('repeatable jobs', () => {
+  let worker: TestService;
+  before(async () => {
+    worker = await startTestService({ ROLE: 'worker' }, { schedules: true, rescheduleMs: 200 });
+  });
+  after(async () => worker?.cleanup());
+
+  it('come back after Redis lost them', async () => {
+    const { eventually } = await import('./support/service.js');
+    const schedulers = async () => [
+      ...(await worker.queues.get('cleanup').getJobSchedulers()),
+      ...(await worker.queues.get('tasks').getJobSchedulers()),
+    ].map((s) => s.key);
+    expect(await schedulers()).to.have.members(['preview-cleanup', 'agent-liveness']);
+    await worker.queues.get('cleanup').removeJobScheduler('preview-cleanup');
+    await worker.queues.get('tasks').removeJobScheduler('agent-liveness');
+    expect(await schedulers()).to.deep.equal([]);
+    await eventually(async () => (await schedulers()).length === 2, 5000, 'the schedules to be re-created');
+  });
+});
