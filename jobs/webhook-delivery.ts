@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { acquireLock, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
+import { acquireLock, jobOwner, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
 import { isHandledEventType } from '../src/gitea/events.js';
 import { parsePayload } from '../src/gitea/payloads.js';
 import { TransitionError } from '../src/errors.js';
@@ -15,9 +15,9 @@ const MAX_WAIT_MS = 10_000;
  * Otherwise says how long to wait: longer the further back in line, since the delivery just
  * ahead is woken as soon as its predecessor finishes (wakeNext).
  */
-async function takeTurn(deps: JobDeps, d: DeliveryRow): Promise<{ lock: HeldLock } | { waitMs: number }> {
+async function takeTurn(deps: JobDeps, d: DeliveryRow, owner: string): Promise<{ lock: HeldLock } | { waitMs: number }> {
   if (!d.ordering_key) return { lock: { release: async () => undefined } };
-  const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key));
+  const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key), owner);
   const ahead = await deps.deliveries.earlierPending(d.ordering_key, Number(d.seq));
   if (lock && ahead === 0) return { lock };
   await lock?.release();
@@ -33,7 +33,7 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
     if (d.status === 'processed' || d.status === 'ignored' || d.status === 'failed') return { status: d.status, skipped: true };
 
-    const turn = await takeTurn(deps, d);
+    const turn = await takeTurn(deps, d, jobOwner(job));
     if (!('lock' in turn)) throw await waitTurn(job, token, turn.waitMs);
     const { lock } = turn;
     const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { AppError } from '../../src/errors.js';
 import type { GiteaClient, GiteaError } from '../../src/gitea/client.js';
-import { acquireLock, lockKeys, waitTurn } from '../../src/queue/lock.js';
+import { acquireLock, jobOwner, lockKeys, waitTurn } from '../../src/queue/lock.js';
 import { type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
 import type { Project } from '../../src/projects/service.js';
 import type { JobDeps } from '../types.js';
@@ -37,7 +37,7 @@ export async function runMergeJob(
   }
   await runs.open({ projectId: project.id, kind: o.kind, jobId, requestedBy: o.requestedBy, taskIds: o.taskIds });
 
-  const lock = await acquireLock(deps.redis, lockKeys.merge(deps.redisPrefix, project.id));
+  const lock = await acquireLock(deps.redis, lockKeys.merge(deps.redisPrefix, project.id), jobOwner(job));
   if (!lock) throw await waitTurn(job, token, LOCK_WAIT_MS);
   try {
     await runs.start(jobId);

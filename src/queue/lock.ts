@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 /** Long enough to outlive a slow call between renewals; short enough that a dead holder's lock lapses soon. */
 export const LOCK_TTL_MS = 30_000;
 
+/** Takes a free lock, or one this owner already holds (a job run again after its worker died). */
+const TAKE = `local v = redis.call('GET', KEYS[1]) if (not v) or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`;
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -22,12 +24,13 @@ export const lockKeys = {
 };
 
 /**
- * The one Redis lock of aiworker, shared by every replica: owned by a random token, renewed while
- * held, lapsing by itself if its holder dies. Null when someone else holds it.
+ * The one Redis lock of aiworker, shared by every replica: renewed while held, lapsing by itself if
+ * its holder dies. A job names itself as the owner, so when its worker dies and the job runs again
+ * it takes its own lock back at once instead of waiting for the lease to lapse. Null when someone
+ * else holds it.
  */
-export async function acquireLock(redis: Redis, key: string, ttlMs = LOCK_TTL_MS): Promise<HeldLock | null> {
-  const owner = randomUUID();
-  if (!(await redis.set(key, owner, 'PX', ttlMs, 'NX'))) return null;
+export async function acquireLock(redis: Redis, key: string, owner: string = randomUUID(), ttlMs = LOCK_TTL_MS): Promise<HeldLock | null> {
+  if (!(await redis.eval(TAKE, 1, key, owner, String(ttlMs)))) return null;
   const renewal = setInterval(() => {
     redis.eval(RENEW, 1, key, owner, String(ttlMs)).catch(() => undefined);
   }, Math.floor(ttlMs / 3));
@@ -39,6 +42,9 @@ export async function acquireLock(redis: Redis, key: string, ttlMs = LOCK_TTL_MS
     },
   };
 }
+
+/** The lock owner a job names itself by. */
+export const jobOwner = (job: Job) => `job:${job.queueName}:${job.id}`;
 
 /** Puts the job back in the delayed set to try again later; the caller throws what this returns. */
 export async function waitTurn(job: Job, token: string | undefined, retryMs: number): Promise<DelayedError> {
@@ -55,7 +61,7 @@ export async function whileHolding<T>(
   fn: () => Promise<T>,
   retryMs = 500,
 ): Promise<T> {
-  const lock = await acquireLock(redis, key);
+  const lock = await acquireLock(redis, key, jobOwner(job));
   if (!lock) throw await waitTurn(job, token, retryMs);
   try {
     return await fn();
