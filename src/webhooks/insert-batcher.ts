@@ -8,7 +8,7 @@ import type { DeliveryStore, NewDelivery } from './deliveries.js';
 export class InsertBatcher {
   private readonly coalescer: Coalescer<NewDelivery, boolean>;
 
-  constructor(store: DeliveryStore, opts = { maxInFlight: 4, maxBatch: 200 }) {
+  constructor(store: DeliveryStore, opts = { maxInFlight: 2, maxBatch: 200 }) {
     this.coalescer = new Coalescer(async (batch) => {
       const fresh = await store.insertMany(batch);
       // The first of several same-id deliveries in a batch is the new one; the rest are repeats.
