@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Config } from './config.js';
 import { createLogger, safeUrl, type Logger } from './log.js';
 import { createDatabaseIfMissing, createDb, migrate, ping, type Db } from './db/connect.js';
-import { createRedis, type Redis } from './redis.js';
+import { createRedis, waitForRedis, type Redis } from './redis.js';
 import { Cache } from './cache.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisFeedPublisher } from './feed/publisher.js';
@@ -214,7 +214,16 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   let url: string;
   const checks: HealthCheck[] = [
     { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
-    { name: 'redis', critical: true, run: async () => (await redis.ping(), { status: 'ok' }) },
+    {
+      name: 'redis',
+      critical: true,
+      // Commands fail fast while (re)connecting: give a connection being made a moment to come up.
+      run: async () => {
+        if (redis.status !== 'ready') await waitForRedis(redis, 1000);
+        await redis.ping();
+        return { status: 'ok' };
+      },
+    },
     {
       name: 'gitea',
       critical: false,
