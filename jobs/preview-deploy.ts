@@ -12,7 +12,8 @@ import {
 } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
 import type { Project } from '../src/projects/service.js';
-import type { Task } from '../src/tasks/model.js';
+import type { Task, TaskRow } from '../src/tasks/model.js';
+import type { Tx } from '../src/db/unit-of-work.js';
 import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
@@ -83,6 +84,18 @@ function render(task: Task, project: Project, sha: string, deps: JobDeps): { man
   }
 }
 
+/** deploy:completed of a preview, with its outcome. */
+async function emitCompleted(tx: Tx, row: TaskRow, reason: string, url: string | null, status: 'succeeded' | 'dry-run' | 'failed'): Promise<void> {
+  await tx.emit({
+    type: 'deploy:completed',
+    projectId: row.project_id,
+    taskId: row.id,
+    actor: PREVIEW_ACTOR,
+    reason,
+    payload: { environment: 'preview', url, status },
+  });
+}
+
 /** The one PR comment about the preview, edited on every deploy so the PR never collects a stack of them. */
 async function upsertPreviewComment(run: Run, commentId: number | string | null, body: string): Promise<void> {
   const { deps, task, project, log } = run;
@@ -139,14 +152,7 @@ async function finishDeployed(run: Run): Promise<Outcome> {
       await deps.tasks.applyTransition(tx, row, row.state, { source: 'system', actor: PREVIEW_ACTOR, patch: { preview_url: url } });
     }
     await deployments.update(deployment.id, { status: 'succeeded', url, error: null, finishedAt: new Date() }, tx.trx);
-    await tx.emit({
-      type: 'deploy:completed',
-      projectId: row.project_id,
-      taskId: row.id,
-      actor: PREVIEW_ACTOR,
-      reason: run.job.data.reason,
-      payload: { environment: 'preview', url, status: 'succeeded' },
-    });
+    await emitCompleted(tx, row, run.job.data.reason, url, 'succeeded');
     return { current, moved, state: row.state, head: row.head_sha, commentId: row.preview_comment_id };
   });
   log.info({ url, sha, current: outcome.current, moved: outcome.moved, state: outcome.state }, 'preview deployed');
@@ -169,14 +175,7 @@ async function finishDryRun(run: Run, manifests: KubeObject[]): Promise<Outcome>
   const { deps, task, deployments, deployment, sha, namespace, log } = run;
   const { current, commentId } = await deps.tasks.withTask(task.id, async (tx, row) => {
     await deployments.update(deployment.id, { status: 'succeeded', finishedAt: new Date() }, tx.trx);
-    await tx.emit({
-      type: 'deploy:completed',
-      projectId: row.project_id,
-      taskId: row.id,
-      actor: PREVIEW_ACTOR,
-      reason: run.job.data.reason,
-      payload: { environment: 'preview', url: null, status: 'dry-run' },
-    });
+    await emitCompleted(tx, row, run.job.data.reason, null, 'dry-run');
     return { current: row.head_sha === sha && !FINISHED_STATES.has(row.state), commentId: row.preview_comment_id };
   });
   log.info(
@@ -214,14 +213,7 @@ async function fail(run: Run, err: unknown): Promise<never> {
   log.error({ err: message, attempt, attempts, permanent, sha }, run.dryRun ? 'dry-run: preview failed' : 'preview deploy failed');
   const commentId = await deps.tasks.withTask(task.id, async (tx, row) => {
     await deployments.update(deployment.id, { status: 'failed', error: message, finishedAt: new Date() }, tx.trx);
-    await tx.emit({
-      type: 'deploy:completed',
-      projectId: row.project_id,
-      taskId: row.id,
-      actor: PREVIEW_ACTOR,
-      reason: message,
-      payload: { environment: 'preview', url: null, status: 'failed' },
-    });
+    await emitCompleted(tx, row, message, null, 'failed');
     return row.preview_comment_id;
   });
   const what = run.dryRun ? 'Preview (dry-run)' : 'Preview';
