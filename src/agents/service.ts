@@ -12,7 +12,7 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 interface AgentRow {
   id: number;
   name: string;
-  token_hash: string;
+  token_hash?: string;
   status: AgentStatus;
   current_task_id: number | null;
   last_seen_at: Date | null;
@@ -28,7 +28,10 @@ export interface Agent {
   createdAt: string;
 }
 
-const toAgent = (r: AgentRow): Agent => ({
+/** Every column but the token hash: what may be read to show an agent. */
+export const AGENT_COLUMNS = ['id', 'name', 'status', 'current_task_id', 'last_seen_at', 'created_at'] as const;
+
+export const toAgent = (r: AgentRow): Agent => ({
   id: r.id,
   name: r.name,
   status: r.status,

@@ -97,10 +97,3 @@ export async function eventsAfter(
   if (projectId !== null) q.andWhere('project_id', projectId);
   return (await q).map(toFeedEvent);
 }
-
-export async function lastEventId(db: Knex, projectId: number | null): Promise<number> {
-  const q = db('task_events').max({ id: 'id' });
-  if (projectId !== null) q.where('project_id', projectId);
-  const [row] = await q;
-  return Number(row?.id ?? 0);
-}

@@ -20,12 +20,15 @@ export class RedisFeedPublisher implements FeedPublisher {
   ) {}
 
   async publish(events: FeedEvent[]): Promise<void> {
-    for (const event of events) {
-      try {
-        await this.redis.publish(feedChannel(this.prefix), JSON.stringify(event));
-      } catch (err) {
-        this.log.warn({ err, eventId: event.eventId }, 'feed publish failed; clients recover it by replay');
-      }
+    // One round trip for a commit's events; a pipeline keeps their order.
+    const pipeline = this.redis.pipeline();
+    for (const event of events) pipeline.publish(feedChannel(this.prefix), JSON.stringify(event));
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.filter(([err]) => err).length;
+      if (failed) this.log.warn({ failed, eventIds: events.map((e) => e.eventId) }, 'feed publish failed; clients recover it by replay');
+    } catch (err) {
+      this.log.warn({ err, eventIds: events.map((e) => e.eventId) }, 'feed publish failed; clients recover it by replay');
     }
   }
 }

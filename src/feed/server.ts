@@ -10,7 +10,7 @@ import { AppError, notFound } from '../errors.js';
 import { safeEqual } from '../http/auth.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/service.js';
-import type { Agent, AgentStatus } from '../agents/service.js';
+import { AGENT_COLUMNS, toAgent, type Agent } from '../agents/service.js';
 import type { Deployment, DeploymentStore } from '../deployments/store.js';
 import { toTask, type Task, type TaskRow } from '../tasks/model.js';
 import { FEED_EVENT_TYPES, toFeedEvent, wireEvent, type EventRow, type FeedEvent } from './events.js';
@@ -189,16 +189,18 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     else log.warn({ channel }, 'feed message dropped: not a feed event');
   });
   feedSub.on('ready', () => {
-    feedSub
-      .subscribe(feedChannel(deps.prefix))
-      .then(() => relay.reset())
-      .then(() => {
-        // Events published while the channel was not heard are in the log: every socket reads what it missed.
-        for (const sub of subscriptions.values()) {
-          sub.catchUp(() => replay(db, sub.projectId, sub.lastEventId, (e) => sub.deliver(e))).catch((err) => log.warn({ err }, 'feed catch-up failed'));
-        }
-      })
-      .catch((err) => log.warn({ err: err.message }, 'feed channel subscribe failed; retried on reconnect'));
+    const heard = feedSub.subscribe(feedChannel(deps.prefix)).then(() => relay.reset());
+    heard.catch((err) => log.warn({ err: err.message }, 'feed channel subscribe failed; retried on reconnect'));
+    // Events published while the channel was not heard are in the log: every socket reads what it
+    // missed. Its catch-up starts now, so live events that arrive meanwhile are held, not sent ahead.
+    for (const sub of subscriptions.values()) {
+      sub
+        .catchUp(async () => {
+          await heard;
+          await replay(db, sub.projectId, sub.lastEventId, (e) => sub.deliver(e));
+        })
+        .catch((err) => log.warn({ err }, 'feed catch-up failed'));
+    }
   });
 
   return {
@@ -409,8 +411,7 @@ interface Snapshot extends Omit<FeedSnapshot, 'deployments'> {
  * Reads the board and its lastEventId in one REPEATABLE READ transaction, so both come from the
  * same view: the tasks reflect exactly the events the view holds, lastEventId is the newest of
  * them, and with `since` the events (since, lastEventId] are replayed from that same view.
- * Event ids are allocated before commit, so an event numbered below lastEventId can still commit
- * after the view was taken; it is not in the view, so it is not skipped: it arrives live.
+ * Event ids follow commit order (event_sequence), so every event up to lastEventId is in the view.
  * Tasks are read here rather than through TaskService.list, whose cache is refreshed only after
  * a commit and so could show a board older than lastEventId.
  */
@@ -429,7 +430,7 @@ async function readSnapshot(db: Knex, projectId: number | null, since: number | 
             if (projectId !== null) q.where('project_id', projectId);
           })
           .orderBy('id', 'asc'),
-        trx('agents').select('id', 'name', 'status', 'current_task_id', 'last_seen_at', 'created_at').orderBy('id', 'asc'),
+        trx('agents').select(...AGENT_COLUMNS).orderBy('id', 'asc'),
       ]);
       if (since !== undefined && since < lastEventId) {
         await replay(trx, projectId, since, onReplayed, lastEventId);
@@ -437,7 +438,7 @@ async function readSnapshot(db: Knex, projectId: number | null, since: number | 
       return {
         tasks: (taskRows as TaskRow[]).map(toTask),
         lastEventId,
-        agents: agentRows.map(toFeedAgent),
+        agents: agentRows.map(toAgent),
         includedIds,
       };
     },
@@ -445,9 +446,3 @@ async function readSnapshot(db: Knex, projectId: number | null, since: number | 
   );
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-
-/** The shape GET /api/agents answers with, read without the token hash. */
-function toFeedAgent(r: { id: number; name: string; status: AgentStatus; current_task_id: number | null; last_seen_at: Date | null; created_at: Date }): Agent {
-  return { id: r.id, name: r.name, status: r.status, currentTaskId: r.current_task_id, lastSeenAt: iso(r.last_seen_at), createdAt: iso(r.created_at)! };
-}

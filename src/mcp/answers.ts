@@ -1,4 +1,5 @@
 import type { Redis } from '../redis.js';
+import { withTimeout } from '../timeout.js';
 import { createRedis } from '../redis.js';
 import type { Logger } from '../log.js';
 import type { AnswerNotifier } from '../tasks/service.js';
@@ -97,19 +98,12 @@ export class AnswerWaiter {
   private async subscribe(): Promise<boolean> {
     if (this.closed) return false;
     this.subscribed ??= this.connect();
-    const timeoutMs = this.opts.subscribeTimeoutMs ?? 3000;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.subscribed,
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no subscription within ${timeoutMs} ms`)), timeoutMs))),
-      ]);
+      await withTimeout(this.subscribed, this.opts.subscribeTimeoutMs ?? 3000, 'answers subscription');
       return true;
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'cannot subscribe to answers: check_response answers without waiting');
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
