@@ -1,6 +1,5 @@
 import type { PullRequestPayload } from '../src/gitea/events.js';
 import { prBranch } from '../src/gitea/events.js';
-import { TransitionError } from '../src/errors.js';
 import type { Task } from '../src/tasks/model.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { recordHead, taskForPull } from './lib/tasks.js';
@@ -53,20 +52,17 @@ async function closedUnmerged(ctx: WebhookContext<PullRequestPayload>, deps: Han
   const task = await taskForPull(deps, ctx.project, pr);
   if (!task) return ignored(`#${pr.number} belongs to no task`);
   await deps.jobs.teardownPreview(task.id, `#${pr.number} closed`);
-  if (task.state === 'ready_to_test' || task.state === 'approved') {
-    try {
-      await deps.tasks.transition(task.id, 'in_progress', {
-        source: 'gitea',
-        actor: ctx.payload.sender.login,
-        reason: `#${pr.number} closed without merge`,
-        deliveryId: ctx.id,
-        patch: { preview_url: null },
-      });
-    } catch (err) {
-      if (!(err instanceof TransitionError)) throw err;
-    }
+  const back = task.state === 'ready_to_test' || task.state === 'approved';
+  if (back) {
+    await deps.tasks.transition(task.id, 'in_progress', {
+      source: 'gitea',
+      actor: ctx.payload.sender.login,
+      reason: `#${pr.number} closed without merge`,
+      deliveryId: ctx.id,
+      patch: { preview_url: null },
+    });
   }
-  return processed(`#${pr.number} closed: preview torn down, task ${task.id} is back in progress`);
+  return processed(`#${pr.number} closed: preview torn down${back ? `; task ${task.id} is back in progress` : ''}`);
 }
 
 export const pullRequest: WebhookHandler<PullRequestPayload> = {

@@ -69,11 +69,7 @@ export const agentLiveness: JobDefinition<Record<string, never>> = {
 
     const offline: number[] = [];
     for (const agent of await deps.agents.lapsed(timeoutMs)) {
-      // It may have called in since the list was read.
-      const fresh = await deps.agents.get(agent.id);
-      if (fresh.status === 'offline' || (fresh.lastSeenAt !== null && new Date(fresh.lastSeenAt) >= cutoff)) continue;
-      await deps.agents.report(agent.id, 'offline', null, ACTOR);
-      offline.push(agent.id);
+      if (await deps.agents.markOfflineIfLapsed(agent.id, cutoff, ACTOR)) offline.push(agent.id);
     }
     if (released.length || offline.length) log.info({ released, offline, timeoutSeconds }, 'lapsed agents marked offline, their tasks released');
     return { released, offline };

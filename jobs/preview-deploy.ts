@@ -22,7 +22,6 @@ export interface PreviewDeployData {
   reason: string;
 }
 
-/** How soon a deploy that found its task's preview busy (another deploy, a teardown) looks again. */
 
 /** The project's preview settings cannot be rendered: retrying cannot fix that, a settings change can. */
 class PreviewSettingsError extends Error {

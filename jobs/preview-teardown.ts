@@ -31,6 +31,7 @@ async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logge
         taskIds: [taskId],
         dryRun,
         jobId: job.id,
+        requestedAt: new Date(job.timestamp),
       })))
     : null;
 

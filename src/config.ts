@@ -76,7 +76,7 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   redisPrefix: string;
-  gitea: { url: string; token: string; webhookSecrets: string[]; botLogin: string | null } | null;
+  gitea: { url: string; token: string; botLogin: string | null } | null;
   webhookSecrets: string[];
   apiToken: string | null;
   feedToken: string | null;
@@ -139,7 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     gitea:
       e.GITEA_URL && e.GITEA_TOKEN
-        ? { url: e.GITEA_URL.replace(/\/+$/, ''), token: e.GITEA_TOKEN, webhookSecrets, botLogin: e.GITEA_BOT_LOGIN ?? null }
+        ? { url: e.GITEA_URL.replace(/\/+$/, ''), token: e.GITEA_TOKEN, botLogin: e.GITEA_BOT_LOGIN ?? null }
         : null,
     webhookSecrets,
     apiToken: e.API_TOKEN ?? null,

@@ -38,9 +38,10 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
       registers: [registry],
     }),
-    deliveriesPending: new Gauge({
+    requeued: new Counter({
       name: 'aiworker_webhook_deliveries_requeued_total',
-      help: 'Deliveries and outbox jobs found pending in MySQL and queued again by recovery',
+      help: 'Work found pending in MySQL and queued again by recovery: deliveries (kind="delivery") and outbox jobs (kind="job")',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     feedClients: new Gauge({

@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
-import { CACHE_TTL, gens, type Cache } from '../cache.js';
-import { unitOfWork, type UnitOfWorkDeps } from '../db/unit-of-work.js';
-import type { FeedPublisher } from '../feed/publisher.js';
+import { CACHE_TTL, gens } from '../cache.js';
+import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../db/unit-of-work.js';
 import type { Page } from '../pagination.js';
 import { notFound } from '../errors.js';
 
@@ -44,11 +42,7 @@ export const toAgent = (r: AgentRow): Agent => ({
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export class AgentService {
-  private readonly uow: UnitOfWorkDeps;
-
-  constructor(private readonly deps: { db: Knex; cache: Cache; feed: FeedPublisher }) {
-    this.uow = deps;
-  }
+  constructor(private readonly deps: UnitOfWorkDeps) {}
 
   async create(name: string): Promise<Agent & { token: string }> {
     const token = `aiw_${randomBytes(32).toString('base64url')}`;
@@ -80,23 +74,43 @@ export class AgentService {
 
   /** Records that the agent is alive and, when status or task changed, publishes agent:status. */
   async report(id: number, status: AgentStatus, currentTaskId: number | null | undefined, actor: string): Promise<Agent> {
-    return unitOfWork(this.uow, async (tx) => {
+    return unitOfWork(this.deps, async (tx) => {
       const row = await tx.trx<AgentRow>('agents').where({ id }).forUpdate().first();
       if (!row) throw notFound(`agent ${id}`);
       const taskId = currentTaskId === undefined ? row.current_task_id : currentTaskId;
-      await tx.trx('agents').where({ id }).update({ status, current_task_id: taskId, last_seen_at: new Date() });
-      if (row.status !== status || row.current_task_id !== taskId) {
-        const task = taskId ? await tx.trx('tasks').where({ id: taskId }).first('project_id') : null;
-        await tx.emit({
-          type: 'agent:status',
-          projectId: task?.project_id ?? null,
-          actor,
-          payload: { agentId: id, status, currentTaskId: taskId },
-        });
-        tx.touch(gens.agents());
-      }
-      return toAgent((await tx.trx<AgentRow>('agents').where({ id }).first())!);
+      const changed: AgentRow = { ...row, status, current_task_id: taskId, last_seen_at: new Date() };
+      await this.write(tx, row, changed, actor);
+      return toAgent(changed);
     });
+  }
+
+  /**
+   * Marks an agent offline if it is still silent since cutoff, re-checked under the row lock so an
+   * agent calling in at that moment stays; its last-seen time is left as it was. False when it was not.
+   */
+  async markOfflineIfLapsed(id: number, cutoff: Date, actor: string): Promise<boolean> {
+    return unitOfWork(this.deps, async (tx) => {
+      const row = await tx.trx<AgentRow>('agents').where({ id }).forUpdate().first();
+      if (!row || row.status === 'offline' || (row.last_seen_at !== null && new Date(row.last_seen_at) >= cutoff)) return false;
+      await this.write(tx, row, { ...row, status: 'offline', current_task_id: null }, actor);
+      return true;
+    });
+  }
+
+  /** Writes an agent's row; a change of status or task is published as agent:status. */
+  private async write(tx: Tx, before: AgentRow, after: AgentRow, actor: string): Promise<void> {
+    await tx.trx('agents')
+      .where({ id: after.id })
+      .update({ status: after.status, current_task_id: after.current_task_id, last_seen_at: after.last_seen_at });
+    if (before.status === after.status && before.current_task_id === after.current_task_id) return;
+    const task = after.current_task_id ? await tx.trx('tasks').where({ id: after.current_task_id }).first('project_id') : null;
+    await tx.emit({
+      type: 'agent:status',
+      projectId: task?.project_id ?? null,
+      actor,
+      payload: { agentId: after.id, status: after.status, currentTaskId: after.current_task_id },
+    });
+    tx.touch(gens.agents());
   }
 
   async touch(id: number): Promise<void> {

@@ -61,6 +61,8 @@ export interface NewDeployment {
   dryRun: boolean;
   error?: string | null;
   jobId?: string | null;
+  /** When the work was asked for, if not now (a teardown is dated by its request, so deploys can tell which came first). */
+  requestedAt?: Date;
 }
 
 export type DeploymentChanges = Partial<Pick<NewDeployment, 'status' | 'url' | 'commitSha' | 'manifests' | 'dryRun' | 'error'>> & {
@@ -132,6 +134,7 @@ export class DeploymentStore {
       dry_run: input.dryRun,
       error: input.error ?? null,
       job_id: input.jobId ?? null,
+      ...(input.requestedAt ? { created_at: input.requestedAt } : {}),
       finished_at: input.status === 'succeeded' || input.status === 'failed' ? new Date() : null,
     });
     return this.load(Number(id), false, trx);

@@ -18,10 +18,6 @@ export function isOwnComment(body: string, author: string | undefined, botLogin:
 export class Replier {
   constructor(private readonly deps: { api: CommentApi | null; log: Logger }) {}
 
-  get enabled(): boolean {
-    return this.deps.api !== null;
-  }
-
   async post(project: Project, index: number, body: string): Promise<number | null> {
     if (!this.deps.api) {
       this.deps.log.info({ repo: project.repo, index, body }, 'Gitea not configured: comment not posted');

@@ -49,6 +49,3 @@ export async function readJsonBody(ctx: Context, limit = 1024 * 1024): Promise<u
   return parseJson(raw);
 }
 
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
-}

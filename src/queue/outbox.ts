@@ -34,6 +34,11 @@ export class JobOutbox {
     await this.db('job_outbox').where({ job_id: jobId, status: 'pending' }).update({ status: 'done', done_at: new Date() });
   }
 
+  /** A finished job run again (`/retry`): pending once more, so a Redis loss cannot drop it. */
+  async reopen(jobId: string): Promise<void> {
+    await this.db('job_outbox').where({ job_id: jobId }).update({ status: 'pending', done_at: null });
+  }
+
   async pending(olderThanMs: number, limit: number): Promise<OutboxEntry[]> {
     const rows = await this.db<OutboxRow>('job_outbox')
       .where('status', 'pending')

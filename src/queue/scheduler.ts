@@ -101,6 +101,7 @@ export class JobScheduler {
     }
     const latest = candidates.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))[0];
     if (!latest) return null;
+    await this.outbox.reopen(latest.id!);
     await latest.retry('failed');
     return latest;
   }

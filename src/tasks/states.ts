@@ -45,6 +45,3 @@ export function refusal(from: TaskState, to: TaskState, source: TransitionSource
   return null;
 }
 
-export function isFinished(state: TaskState): boolean {
-  return state === 'production' || state === 'cancelled';
-}

@@ -152,7 +152,6 @@ export class DeliveryStore {
     await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: clip(lastError) });
   }
 
-  /** Is an earlier delivery about the same pull request or task still waiting to be handled? */
   /** How many earlier deliveries about the same pull request or task still wait (counted up to `cap`). */
   async earlierPending(orderingKey: string, seq: number, cap = 50): Promise<number> {
     const rows = await this.db('webhook_deliveries')
@@ -189,7 +188,7 @@ export class DeliveryStore {
   async reset(id: string): Promise<void> {
     const n = await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({ status: 'received', last_error: null, processed_at: null, received_at: new Date() });
+      .update({ status: 'received', last_error: null, processed_at: null });
     if (!n) throw notFound(`delivery ${id}`);
   }
 

@@ -88,10 +88,11 @@ export function ingestWebhook(deps: IngestDeps) {
       }
 
       if (!isHandledEventType(eventType)) {
-        await deps.deliveries.finish(deliveryId, 'ignored', null).catch(() => undefined);
+        const reason = `event type ${eventType} is not handled`;
+        await deps.deliveries.finish(deliveryId, 'ignored', reason).catch(() => undefined);
         count('ignored');
         ctx.status = 202;
-        ctx.body = { status: 'ignored', deliveryId, reason: `event type ${eventType} is not handled` };
+        ctx.body = { status: 'ignored', deliveryId, reason };
         return;
       }
 

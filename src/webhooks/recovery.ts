@@ -76,7 +76,7 @@ export class PendingWorkRecovery {
       }
     }
     if (requeued) {
-      this.deps.metrics.deliveriesPending.inc(requeued);
+      this.deps.metrics.requeued.inc({ kind: 'job' }, requeued);
       this.deps.log.info({ requeued }, 'pending jobs queued again');
     }
     return requeued;
@@ -96,7 +96,7 @@ export class PendingWorkRecovery {
       }
     }
     if (requeued) {
-      this.deps.metrics.deliveriesPending.inc(requeued);
+      this.deps.metrics.requeued.inc({ kind: 'delivery' }, requeued);
       this.deps.log.info({ requeued }, 'pending deliveries queued again');
     }
     return requeued;

@@ -5,7 +5,6 @@ import { pageQuery } from '../../pagination.js';
 import { DELIVERY_STATUSES, type DeliveryStore } from '../../webhooks/deliveries.js';
 import { requeueDelivery, type DeliveryQueue } from '../../webhooks/delivery-queue.js';
 import type { Queues } from '../../queue/queues.js';
-import { notFound } from '../../errors.js';
 
 const listQuery = pageQuery.extend({ status: z.enum(DELIVERY_STATUSES).optional() });
 
@@ -17,7 +16,6 @@ export function deliveryRoutes(deps: { deliveries: DeliveryStore; queues: Queues
   });
   router.post('/api/webhooks/deliveries/:id/replay', async (ctx) => {
     const id = ctx.params.id;
-    if (!(await deps.deliveries.get(id))) throw notFound(`delivery ${id}`);
     await deps.deliveries.reset(id);
     // Stored as received either way: if Redis is away, recovery queues it when it is back.
     const outcome = await requeueDelivery(deps.queues, deps.queue, deps.deliveries, id).catch(() => 'not queued' as const);
