@@ -42,7 +42,6 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       deps.metrics.deliveriesHandled.inc({ event_type: d.event_type, status });
     };
     try {
-      await deps.deliveries.startAttempt(deliveryId);
       const eventType = d.event_type;
       const handler = isHandledEventType(eventType) ? handlerFor(eventType) : undefined;
       const project = d.repository ? await deps.projects.findByRepo(d.repository) : null;

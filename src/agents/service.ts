@@ -113,8 +113,9 @@ export class AgentService {
     tx.touch(gens.agents());
   }
 
-  async touch(id: number): Promise<void> {
-    await this.deps.db('agents').where({ id }).update({ last_seen_at: new Date() });
+  /** Records a sign of life of an agent that is present; false when it is marked offline (or unknown). */
+  async touch(id: number): Promise<boolean> {
+    return (await this.deps.db('agents').where({ id }).whereNot('status', 'offline').update({ last_seen_at: new Date() })) > 0;
   }
 
   /** Agents silent for longer than timeoutMs, still marked as present. */

@@ -50,17 +50,11 @@ const asResult = (value: Record<string, unknown>): CallToolResult => ({
 
 const asError = (message: string): CallToolResult => ({ content: [{ type: 'text', text: message }], isError: true });
 
-/** last-seen written at most this often per agent: a write per call would cost more than the call, and AGENT_TIMEOUT is at least 10 s. */
-const TOUCH_EVERY_MS = 1000;
-
-/** A tool call is a sign of life; an agent marked offline (by itself or by the liveness sweep) is back. */
+/** A tool call is a sign of life (one write); an agent marked offline (by itself or by the liveness sweep) is back. */
 async function markSeen(deps: McpDeps, agentId: number, actor: string): Promise<void> {
+  if (await deps.agents.touch(agentId)) return;
   const current = await deps.agents.get(agentId);
-  if (current.status === 'offline') {
-    await deps.agents.report(agentId, current.currentTaskId === null ? 'idle' : 'busy', undefined, actor);
-  } else if (current.lastSeenAt === null || Date.now() - Date.parse(current.lastSeenAt) >= TOUCH_EVERY_MS) {
-    await deps.agents.touch(agentId);
-  }
+  await deps.agents.report(agentId, current.currentTaskId === null ? 'idle' : 'busy', undefined, actor);
 }
 
 /** Refusals and Gitea's answers reach the agent as they are; anything else is logged and reported without internals. */

@@ -120,7 +120,9 @@ export class ProjectService {
 
   /** Gitea repository names are case-insensitive; so is the column's collation. */
   async findByRepo(fullName: string): Promise<Project | null> {
-    const row = await this.deps.db<ProjectRow>('projects').where({ repo: fullName }).first();
-    return row ? toProject(row) : null;
+    return this.deps.cache.getOrLoad(`project-repo:${fullName.toLowerCase()}`, CACHE_TTL.project, [gens.projects()], async () => {
+      const row = await this.deps.db<ProjectRow>('projects').where({ repo: fullName }).first();
+      return row ? toProject(row) : null;
+    });
   }
 }

@@ -138,18 +138,21 @@ export class DeliveryStore {
     await this.db('webhook_deliveries').whereIn('delivery_id', ids).andWhere('status', 'queued').update({ status: 'received', queued_at: null });
   }
 
-  async startAttempt(id: string): Promise<void> {
-    await this.db('webhook_deliveries').where({ delivery_id: id }).increment('attempts', 1);
-  }
-
-  async finish(id: string, status: 'processed' | 'ignored' | 'failed', lastError: string | null = null): Promise<void> {
+  /** The end of a delivery; `attempted` counts the handler run that ended it (ingest ignores without one). */
+  async finish(id: string, status: 'processed' | 'ignored' | 'failed', lastError: string | null, attempted = true): Promise<void> {
     await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({ status, last_error: lastError === null ? null : clip(lastError), processed_at: new Date() });
+      .update({
+        status,
+        last_error: lastError === null ? null : clip(lastError),
+        processed_at: new Date(),
+        ...(attempted ? { attempts: this.db.raw('attempts + 1') } : {}),
+      });
   }
 
+  /** A handler run failed and will be tried again. */
   async recordError(id: string, lastError: string): Promise<void> {
-    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: clip(lastError) });
+    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: clip(lastError), attempts: this.db.raw('attempts + 1') });
   }
 
   /** How many earlier deliveries about the same pull request or task still wait (counted up to `cap`). */

@@ -89,7 +89,7 @@ export function ingestWebhook(deps: IngestDeps) {
 
       if (!isHandledEventType(eventType)) {
         const reason = `event type ${eventType} is not handled`;
-        await deps.deliveries.finish(deliveryId, 'ignored', reason).catch(() => undefined);
+        await deps.deliveries.finish(deliveryId, 'ignored', reason, false).catch(() => undefined);
         count('ignored');
         ctx.status = 202;
         ctx.body = { status: 'ignored', deliveryId, reason };
