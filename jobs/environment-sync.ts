@@ -1,10 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
 import { unitOfWork, type UnitOfWorkDeps } from '../src/db/unit-of-work.js';
 import type { Deployment } from '../src/deployments/store.js';
-import { AppError } from '../src/errors.js';
 import { KubeApiError } from '../src/k8s/cluster.js';
 import type { Environment } from '../src/queue/scheduler.js';
 import type { JobDefinition } from './types.js';
+import { isLastAttempt } from '../src/queue/attempts.js';
+import { loadProject } from './lib/project.js';
 
 export interface EnvironmentSyncData {
   projectId: number;
@@ -42,13 +43,7 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
     const { projectId, environment, revision } = job.data;
     const taskIds = job.data.taskIds ?? [];
     const log = deps.log.child({ jobId: job.id, projectId, environment, revision });
-    let project;
-    try {
-      project = await deps.projects.get(projectId);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) throw new UnrecoverableError(`project ${projectId} does not exist`);
-      throw err;
-    }
+    const project = await loadProject(deps, projectId);
     const application = environment === 'staging' ? project.argocdApplication : project.argocdProductionApplication;
     if (!application) {
       const note = `no Argo CD application configured for ${environment}: nothing to sync`;
@@ -100,7 +95,7 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       const retryable = !(err instanceof KubeApiError) || err.retryable;
-      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+      if (retryable && !isLastAttempt(job)) {
         log.warn({ err: message, attempt: job.attemptsMade + 1 }, 'Argo CD sync request failed; retrying');
         throw err;
       }

@@ -16,6 +16,7 @@ import type { Task, TaskRow } from '../src/tasks/model.js';
 import type { Tx } from '../src/db/unit-of-work.js';
 import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
+import { isLastAttempt } from '../src/queue/attempts.js';
 
 export interface PreviewDeployData {
   taskId: number;
@@ -203,7 +204,7 @@ async function fail(run: Run, err: unknown): Promise<never> {
   const permanent = isPermanent(err);
   const attempt = job.attemptsMade + 1;
   const attempts = job.opts.attempts ?? 1;
-  if (!permanent && attempt < attempts) {
+  if (!permanent && !isLastAttempt(job)) {
     log.warn({ err: message, attempt, attempts }, 'preview deploy failed; it will be retried');
     // Best effort: the error being handled may be the database's own, and the retry records its outcome anyway.
     await deployments.update(deployment.id, { error: `attempt ${attempt} of ${attempts} failed: ${message}` }).catch(() => undefined);

@@ -4,6 +4,7 @@ import { previewNamespaceName } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
 import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import type { JobDefinition, JobDeps } from './types.js';
+import { isLastAttempt } from '../src/queue/attempts.js';
 
 export interface PreviewTeardownData {
   taskId: number;
@@ -44,7 +45,7 @@ async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logge
       const retryable = err instanceof KubeApiError && err.retryable;
       const attempt = job.attemptsMade + 1;
       const attempts = job.opts.attempts ?? 1;
-      if (retryable && attempt < attempts) {
+      if (retryable && !isLastAttempt(job)) {
         log.warn({ err: message, attempt, attempts }, 'preview teardown failed; it will be retried');
         if (record) await deployments.update(record.id, { error: `attempt ${attempt} of ${attempts} failed: ${message}` });
         throw err;

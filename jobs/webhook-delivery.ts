@@ -6,6 +6,7 @@ import { TransitionError } from '../src/errors.js';
 import { handlerFor } from '../handlers/index.js';
 import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
+import { isLastAttempt } from '../src/queue/attempts.js';
 
 const WAIT_MS = 250;
 const MAX_WAIT_MS = 10_000;
@@ -69,7 +70,7 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       return result;
     } catch (err) {
       const message = (err as Error).message ?? String(err);
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+      const last = isLastAttempt(job, err);
       if (last) await settle('failed', message);
       else await deps.deliveries.recordError(deliveryId, message);
       log.warn({ err, attempt: job.attemptsMade + 1, last }, 'delivery handler failed');

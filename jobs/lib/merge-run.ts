@@ -1,10 +1,11 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { AppError } from '../../src/errors.js';
+import type { Job } from 'bullmq';
 import type { GiteaClient, GiteaError } from '../../src/gitea/client.js';
 import { acquireLock, jobOwner, lockKeys, waitTurn } from '../../src/queue/lock.js';
 import { type MergeOutcome, type MergeRunKind } from '../../src/merges/runs.js';
 import type { Project } from '../../src/projects/service.js';
 import type { JobDeps } from '../types.js';
+import { isLastAttempt } from '../../src/queue/attempts.js';
+import { loadProject } from './project.js';
 
 /** How long a train waits before asking again for the project's merge lock. */
 const LOCK_WAIT_MS = 500;
@@ -28,13 +29,7 @@ export async function runMergeJob(
   const jobId = job.id!;
   const runs = deps.mergeRuns;
   const log = deps.log.child({ jobId, projectId: o.projectId, kind: o.kind });
-  let project: Project;
-  try {
-    project = await deps.projects.get(o.projectId);
-  } catch (err) {
-    if (err instanceof AppError && err.status === 404) throw new UnrecoverableError(`project ${o.projectId} does not exist`);
-    throw err;
-  }
+  const project = await loadProject(deps, o.projectId);
   await runs.open({ projectId: project.id, kind: o.kind, jobId, requestedBy: o.requestedBy, taskIds: o.taskIds });
 
   const lock = await acquireLock(deps.redis, lockKeys.merge(deps.redisPrefix, project.id), jobOwner(job));
@@ -52,7 +47,7 @@ export async function runMergeJob(
     log.info({ status: outcome.status, merged: outcome.merged.length, conflicts: outcome.conflicts.length, revision: outcome.revision }, `${o.kind} merge finished`);
     return outcome;
   } catch (err) {
-    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const final = isLastAttempt(job, err);
     await runs.recordError(jobId, (err as Error).message ?? String(err), final);
     log.warn({ err, attempt: job.attemptsMade + 1, final }, `${o.kind} merge failed`);
     throw err;

@@ -1,9 +1,10 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bullPrefix, type QueueName } from './queues.js';
 import type { JobDefinition, JobDeps } from '../../jobs/types.js';
+import { isLastAttempt } from './attempts.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -59,7 +60,7 @@ export class WorkerPool {
           } catch (err) {
             if (!(err instanceof DelayedError)) {
               this.metrics.jobs.inc({ queue, name: job.name, outcome: 'failed' });
-              if (err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.settled(queue, job);
+              if (isLastAttempt(job, err)) await this.settled(queue, job);
             }
             throw err;
           } finally {
