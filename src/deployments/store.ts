@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { notFound } from '../errors.js';
 import type { Page } from '../pagination.js';
+import { jsonColumn as json } from '../db/json.js';
 
 export const DEPLOYMENT_STATUSES = ['pending', 'running', 'succeeded', 'failed'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
@@ -77,7 +78,6 @@ export interface DeploymentFilter {
 }
 
 const iso = (d: Date | null) => (d === null ? null : new Date(d).toISOString());
-const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
 function toDeployment(r: DeploymentRow, withManifests: boolean): Deployment {
   const d: Deployment = {

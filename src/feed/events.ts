@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { jsonColumn } from '../db/json.js';
 
 export const FEED_EVENT_TYPES = [
   'task:created',
@@ -78,7 +79,7 @@ export function toFeedEvent(row: EventRow): FeedEvent {
     projectId: row.project_id,
     taskId: row.task_id,
     at: new Date(row.created_at).toISOString(),
-    payload: typeof row.data === 'string' ? (JSON.parse(row.data) as Record<string, unknown>) : row.data,
+    payload: jsonColumn(row.data),
   };
 }
 

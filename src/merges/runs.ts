@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Page } from '../pagination.js';
+import { jsonColumn as json } from '../db/json.js';
 
 export type MergeRunKind = 'staging' | 'promotion';
 
@@ -76,7 +77,6 @@ export interface MergeOutcome {
 }
 
 // MariaDB's JSON is LONGTEXT underneath: values come back as strings.
-const json = <T>(v: string | T): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
 function toMergeRun(r: MergeRunRow): MergeRun {
   return {

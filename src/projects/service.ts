@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { CACHE_TTL, gens, type Cache } from '../cache.js';
 import { conflict, notFound } from '../errors.js';
 import type { Page } from '../pagination.js';
+import { jsonColumn } from '../db/json.js';
 
 export const MERGE_STYLES = ['merge', 'rebase', 'rebase-merge', 'squash', 'fast-forward-only'] as const;
 export type MergeStyle = (typeof MERGE_STYLES)[number];
@@ -52,7 +53,7 @@ export interface NewProject {
 
 export function toProject(row: ProjectRow): Project {
   const [owner, repoName] = row.repo.split('/');
-  const settings = typeof row.preview_settings === 'string' ? JSON.parse(row.preview_settings) : row.preview_settings;
+  const settings = row.preview_settings === null ? null : jsonColumn(row.preview_settings);
   return {
     id: row.id,
     name: row.name,
