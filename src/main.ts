@@ -18,7 +18,7 @@ import { DeliveryStore } from './webhooks/deliveries.js';
 import { DeliveryQueue } from './webhooks/delivery-queue.js';
 import { PendingWorkRecovery } from './webhooks/recovery.js';
 import { JobOutbox } from './queue/outbox.js';
-import { InsertBatcher } from './webhooks/insert-batcher.js';
+import { DeliveryIntake } from './webhooks/intake.js';
 import { GiteaClient } from './gitea/client.js';
 import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
 import { Replier } from './gitea/replies.js';
@@ -262,10 +262,11 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   if (config.role === 'web' || config.role === 'all') {
     const answers = new AnswerWaiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
     const publicRoutes: Router[] = [
+      // The busiest route first: every router before it is matched against each delivery.
+      webhookRoutes({ intake: new DeliveryIntake(deliveries, deliveryQueue), secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       // Agents authenticate with their own tokens, not API_TOKEN.
       mcpRoutes({ ...jobDeps, answers }),
       health,
-      webhookRoutes({ deliveries, batcher: new InsertBatcher(deliveries), queue: deliveryQueue, secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       dashboardRoutes(),
     ];
     const apiRoutes: Router[] = [

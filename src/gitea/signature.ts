@@ -32,13 +32,20 @@ export async function verifySignature(
   const giteaSignature = headers.giteaSignature ?? '';
   const hubSignature = headers.hubSignature256 ?? '';
   // octokit's verify hashes a string; use it only when decoding the body as UTF-8 is lossless,
-  // so that it hashes exactly rawBody.
-  const text = rawBody.toString('utf8');
-  const hubUsable = hubSignature !== '' && Buffer.from(text, 'utf8').equals(rawBody);
+  // so that it hashes exactly rawBody. Decoded only when X-Gitea-Signature did not already match.
+  let hubText: string | null | undefined;
+  const textForHub = (): string | null => {
+    if (hubText === undefined) {
+      const text = hubSignature === '' ? null : rawBody.toString('utf8');
+      hubText = text !== null && Buffer.from(text, 'utf8').equals(rawBody) ? text : null;
+    }
+    return hubText;
+  };
 
   for (const secret of keys) {
     if (giteaSignature !== '' && bareHexMatches(rawBody, giteaSignature, secret)) return true;
-    if (hubUsable && (await verify(secret, text, hubSignature))) return true;
+    const text = textForHub();
+    if (text !== null && (await verify(secret, text, hubSignature))) return true;
   }
   return false;
 }

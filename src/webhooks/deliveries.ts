@@ -48,6 +48,8 @@ export interface NewDelivery {
   repository: string | null;
   orderingKey: string | null;
   payload: string;
+  /** Set for an event aiworker does not handle: the row is stored as `ignored`, with this reason. */
+  ignoredReason?: string;
 }
 
 const toView = (r: DeliveryRow): DeliveryView => ({
@@ -87,10 +89,14 @@ export class DeliveryStore {
     const unique = [...new Map(ds.map((d) => [d.id, d])).values()];
     if (!unique.length) return new Set();
     const batch = randomUUID();
+    // New rows are stored `queued` at once (no second write once queued); unhandled events `ignored`.
     const affectedRows = await this.execute(
-      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status, ingest_batch, queued_at)
-       VALUES ${unique.map(() => "(?, ?, ?, ?, ?, ?, ?, 'queued', ?, CURRENT_TIMESTAMP(3))").join(', ')}`,
-      unique.flatMap((d) => [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload, batch]),
+      `INSERT IGNORE INTO webhook_deliveries (delivery_id, event, event_type, action, repository, ordering_key, payload, status, last_error, ingest_batch, queued_at, processed_at)
+       VALUES ${unique.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3), IF(? = 'ignored', CURRENT_TIMESTAMP(3), NULL))").join(', ')}`,
+      unique.flatMap((d) => {
+        const status = d.ignoredReason === undefined ? 'queued' : 'ignored';
+        return [d.id, d.event, d.eventType, d.action, d.repository, d.orderingKey, d.payload, status, d.ignoredReason ?? null, batch, status];
+      }),
     );
     if (affectedRows === unique.length) return new Set(unique.map((d) => d.id));
     const rows = await this.db('webhook_deliveries')

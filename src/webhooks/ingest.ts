@@ -5,14 +5,10 @@ import { verifySignature } from '../gitea/signature.js';
 import { actionOf, isHandledEventType, orderingKey, repositoryOf } from '../gitea/events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { DeliveryStore } from './deliveries.js';
-import type { DeliveryQueue } from './delivery-queue.js';
-import type { InsertBatcher } from './insert-batcher.js';
+import type { DeliveryIntake, IntakeOutcome } from './intake.js';
 
 export interface IngestDeps {
-  deliveries: DeliveryStore;
-  batcher: InsertBatcher;
-  queue: DeliveryQueue;
+  intake: DeliveryIntake;
   secrets: readonly string[];
   maxBytes: number;
   log: Logger;
@@ -55,7 +51,8 @@ export function ingestWebhook(deps: IngestDeps) {
       }
 
       if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') throw unsupportedMediaType(type);
-      const payload = parseJson(signed, 'payload');
+      const text = signed.toString('utf8');
+      const payload = parseJson(text, 'payload');
       if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw badRequest('payload must be a JSON object');
 
       const deliveryId = ctx.get('x-gitea-delivery');
@@ -64,6 +61,7 @@ export function ingestWebhook(deps: IngestDeps) {
       const event = ctx.get('x-gitea-event') || eventType;
 
       // Built before the insert: only a failure to store the delivery is the 503 below.
+      const ignoredReason = isHandledEventType(eventType) ? undefined : `event type ${eventType} is not handled`;
       const delivery = {
         id: deliveryId,
         event: EVENT_NAME.test(event) ? event : eventType,
@@ -71,35 +69,24 @@ export function ingestWebhook(deps: IngestDeps) {
         action: actionOf(payload)?.slice(0, 64) ?? null,
         repository: repositoryOf(payload)?.slice(0, 255) ?? null,
         orderingKey: orderingKey(eventType, payload)?.slice(0, 300) ?? null,
-        payload: signed.toString('utf8'),
+        payload: text,
+        ignoredReason,
       };
-      let isNew: boolean;
+      let outcome: IntakeOutcome;
       try {
-        isNew = await deps.batcher.insert(delivery);
+        outcome = await deps.intake.submit(delivery);
       } catch (err) {
         deps.log.error({ err, deliveryId }, 'could not store delivery');
         throw unavailable('the delivery could not be stored (database unavailable); replay it from Gitea later');
       }
-      if (!isNew) {
-        count('duplicate');
+      count(outcome === 'received' ? 'stored' : outcome);
+      if (outcome === 'duplicate') {
         ctx.status = 200;
         ctx.body = { status: 'duplicate', deliveryId };
         return;
       }
-
-      if (!isHandledEventType(eventType)) {
-        const reason = `event type ${eventType} is not handled`;
-        await deps.deliveries.finish(deliveryId, 'ignored', reason, false).catch(() => undefined);
-        count('ignored');
-        ctx.status = 202;
-        ctx.body = { status: 'ignored', deliveryId, reason };
-        return;
-      }
-
-      const queued = await deps.queue.enqueue(deliveryId);
-      count(queued ? 'queued' : 'stored');
       ctx.status = 202;
-      ctx.body = { status: queued ? 'queued' : 'received', deliveryId };
+      ctx.body = outcome === 'ignored' ? { status: 'ignored', deliveryId, reason: ignoredReason } : { status: outcome, deliveryId };
     } catch (err) {
       count(err instanceof AppError ? String(err.status) : 'error');
       throw err;
