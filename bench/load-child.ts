@@ -10,5 +10,7 @@ const n = Number(total);
 const deliveries = Array.from({ length: n }, (_, i) =>
   giteaDelivery('issues.labeled', { mutate: (p) => (p.issue.number = Number(offset) + i) }),
 );
+const cpu = process.cpuUsage();
 const result = await load(url, n, Number(connections), (i) => deliveries[i]);
-process.stdout.write(JSON.stringify(result));
+const used = process.cpuUsage(cpu);
+process.stdout.write(JSON.stringify({ ...result, loadCpuMs: (used.user + used.system) / 1000 }));
