@@ -1,5 +1,6 @@
 import type { IssueCommentPayload, PullRequestPayload } from '../src/gitea/events.js';
 import { isOwnComment } from '../src/gitea/replies.js';
+import type { RecordedReply } from '../src/gitea/command-replies.js';
 import { AppError } from '../src/errors.js';
 import type { Task } from '../src/tasks/model.js';
 import { COMMAND_NAMES, findCommand } from './commands/index.js';
@@ -19,6 +20,27 @@ export interface CommentEvent {
   task: Task | null;
 }
 
+/**
+ * Reply `position` of a delivery: what produces it (a command run, an answer passed on) happens
+ * once, and the reply is recorded before it is posted, so handling the delivery again (a retry
+ * after Gitea failed mid-way, a replay) posts only what is still missing.
+ */
+async function replyOnce(
+  ctx: WebhookContext,
+  deps: HandlerDeps,
+  index: number,
+  recorded: Map<number, RecordedReply>,
+  position: number,
+  produce: () => Promise<string>,
+): Promise<void> {
+  const earlier = recorded.get(position);
+  if (earlier?.posted) return;
+  const body = earlier ? earlier.body : await produce();
+  if (!earlier) await deps.commandReplies.record(ctx.id, position, body);
+  const commentId = await deps.replies.post(ctx.project, index, body);
+  await deps.commandReplies.markPosted(ctx.id, position, commentId);
+}
+
 /** Commands first; otherwise, while a question is open, a writer's reply is its answer. */
 export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: CommentEvent): Promise<HandlerResult> {
   const { body, author, index, task } = c;
@@ -26,39 +48,46 @@ export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: C
   const commands = parseCommands(body, COMMAND_NAMES);
   if (!task) {
     if (commands.length) {
-      await deps.replies.post(ctx.project, index, `@${author}, this ${c.isPull ? 'pull request' : 'issue'} is not linked to an aiworker task.`);
+      const recorded = await deps.commandReplies.of(ctx.id);
+      await replyOnce(ctx, deps, index, recorded, 0, async () => `@${author}, this ${c.isPull ? 'pull request' : 'issue'} is not linked to an aiworker task.`);
       return processed('commands on an unlinked thread answered');
     }
     return ignored('not a task thread');
   }
 
   if (!commands.length) {
-    if (task.state !== 'needs_input') return ignored('no command');
-    const text = plainText(body);
-    if (!text) return ignored('empty reply');
-    if (!(await deps.permissions.canWrite(ctx.project.repo, author))) return ignored(`${author} may not answer (no write access)`);
-    await deps.tasks.answer(task.id, text, { actor: author, source: 'gitea', deliveryId: ctx.id });
-    await deps.replies.post(ctx.project, index, `Thanks @${author}, your answer was passed to the agent working on task ${task.id}.`);
+    // An answer passed on earlier (its thanks perhaps not posted yet) is not taken for a new one.
+    const recorded = await deps.commandReplies.of(ctx.id);
+    if (!recorded.has(0)) {
+      if (task.state !== 'needs_input') return ignored('no command');
+      const text = plainText(body);
+      if (!text) return ignored('empty reply');
+      if (!(await deps.permissions.canWrite(ctx.project.repo, author))) return ignored(`${author} may not answer (no write access)`);
+    }
+    await replyOnce(ctx, deps, index, recorded, 0, async () => {
+      await deps.tasks.answer(task.id, plainText(body), { actor: author, source: 'gitea', deliveryId: ctx.id });
+      return `Thanks @${author}, your answer was passed to the agent working on task ${task.id}.`;
+    });
     return processed(`answer to task ${task.id} from ${author}`);
   }
 
+  const recorded = await deps.commandReplies.of(ctx.id);
   let canWrite: boolean | null = null;
-  for (const parsed of commands) {
+  for (const [position, parsed] of commands.entries()) {
     const command = findCommand(parsed.name)!;
-    let reply: string;
-    if (command.needsWrite && !(canWrite ??= await deps.permissions.canWrite(ctx.project.repo, author))) {
-      reply = `Sorry @${author}, \`/${command.name}\` needs write access to ${ctx.project.repo}.`;
-    } else {
+    await replyOnce(ctx, deps, index, recorded, position, async () => {
+      if (command.needsWrite && !(canWrite ??= await deps.permissions.canWrite(ctx.project.repo, author))) {
+        return `Sorry @${author}, \`/${command.name}\` needs write access to ${ctx.project.repo}.`;
+      }
       const fresh = (await deps.tasks.find(task.id)) ?? task;
       try {
-        reply = await command.run({ task: fresh, project: ctx.project, author, args: parsed.args, index, headSha: c.headSha, deliveryId: ctx.id, deps, log: ctx.log });
+        return await command.run({ task: fresh, project: ctx.project, author, args: parsed.args, index, headSha: c.headSha, deliveryId: ctx.id, deps, log: ctx.log });
       } catch (err) {
-        if (err instanceof CommandUsageError) reply = `Usage: \`${command.usage}\` — ${err.message}`;
-        else if (err instanceof AppError) reply = `\`/${command.name}\` refused: ${err.message}`;
-        else throw err;
+        if (err instanceof CommandUsageError) return `Usage: \`${command.usage}\` — ${err.message}`;
+        if (err instanceof AppError) return `\`/${command.name}\` refused: ${err.message}`;
+        throw err;
       }
-    }
-    await deps.replies.post(ctx.project, index, reply);
+    });
   }
   return processed(`${commands.length} command(s) by ${author}`);
 }

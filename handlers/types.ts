@@ -4,6 +4,7 @@ import type { TaskService } from '../src/tasks/service.js';
 import type { JobScheduler } from '../src/queue/scheduler.js';
 import type { Replier } from '../src/gitea/replies.js';
 import type { PermissionChecker } from '../src/gitea/permissions.js';
+import type { CommandReplies } from '../src/gitea/command-replies.js';
 import type { HandledEventType } from '../src/gitea/events.js';
 
 /** What every handler may use; built once in src/main.ts. */
@@ -12,6 +13,8 @@ export interface HandlerDeps {
   projects: ProjectService;
   jobs: JobScheduler;
   replies: Replier;
+  /** Replies to a delivery's commands, so handling it again runs and posts each once. */
+  commandReplies: CommandReplies;
   permissions: PermissionChecker;
   botLogin: () => Promise<string | null>;
   log: Logger;

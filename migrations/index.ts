@@ -4,6 +4,7 @@ import * as mergeRuns from './20261125010000_merge_runs.js';
 import * as longTexts from './20261125020000_long_texts.js';
 import * as eventSequence from './20261125030000_event_sequence.js';
 import * as jobOutbox from './20261125040000_job_outbox.js';
+import * as commandReplies from './20261205000000_command_replies.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261125020000_long_texts', longTexts],
   ['20261125030000_event_sequence', eventSequence],
   ['20261125040000_job_outbox', jobOutbox],
+  ['20261205000000_command_replies', commandReplies],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

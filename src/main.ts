@@ -22,6 +22,7 @@ import { DeliveryIntake } from './webhooks/intake.js';
 import { GiteaClient } from './gitea/client.js';
 import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
 import { Replier } from './gitea/replies.js';
+import { CommandReplies } from './gitea/command-replies.js';
 import { PermissionChecker } from './gitea/permissions.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { createApp } from './http/app.js';
@@ -182,6 +183,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     agents,
     jobs,
     replies,
+    commandReplies: new CommandReplies(db),
     permissions,
     botLogin: resolveBotLogin,
     log,

@@ -31,8 +31,15 @@ export class GiteaServer extends LocalStandIn {
   readonly requests: Array<{ method: string; path: string; status: number }> = [];
   /** While set, comment posts and edits answer this status. */
   failComments: number | null = null;
+  /** Scripted failures: the next `pass` comment calls succeed, then `fail` calls answer `status`. */
+  private commentScript: { pass: number; fail: number; status: number } | null = null;
   private readonly permissions = new Map<string, string>();
   private nextId = 1000;
+
+  /** Lets the next `pass` comment calls succeed, then fails `fail` of them with `status`. */
+  scriptComments(pass: number, fail: number, status = 500): void {
+    this.commentScript = { pass, fail, status };
+  }
 
   /** What the settings of a service using this Gitea are. */
   env(): Record<string, string> {
@@ -75,6 +82,12 @@ export class GiteaServer extends LocalStandIn {
       const edit = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/.exec(path);
       if ((method === 'POST' && newComment) || (method === 'PATCH' && edit)) {
         if (this.failComments !== null) return send(this.failComments, { message: 'internal server error (test)', url: `${this.url}/api/swagger` });
+        const script = this.commentScript;
+        if (script && script.pass > 0) script.pass--;
+        else if (script && script.fail > 0) {
+          script.fail--;
+          return send(script.status, { message: 'internal server error (test)', url: `${this.url}/api/swagger` });
+        }
         if (newComment) {
           const comment = { index: Number(newComment[1]), id: this.nextId++, body: body.body as string };
           this.comments.push(comment);

@@ -142,4 +142,40 @@ describe('system: Gitea API failing during a command', function () {
     expect(await approvals()).to.equal(1);
     expect((await svc.api('GET', `/api/tasks/${task.id}`)).body.state).to.equal('approved');
   });
+
+  it('retries a comment whose second reply failed without running its commands or posting its replies twice', async () => {
+    const project = await createProject(svc, { repo: 'acme/second' });
+    const task = await createTask(svc, project.id);
+    const opened = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: PR, mutate: (p) => (p.repository.full_name = 'acme/second') });
+    await svc.deliver(opened);
+    expect(await svc.settled(opened.id)).to.equal('processed');
+    gitea.setPermission('bob', 'write');
+    const before = gitea.comments.length;
+
+    // The first reply goes through; the second fails twice: past the client's own retry, so the
+    // delivery's first attempt fails, and its second attempt finds Gitea answering again.
+    gitea.scriptComments(1, 2);
+    const comment = giteaDelivery('issue_comment.pr', {
+      taskId: task.id,
+      prNumber: PR,
+      mutate: (p) => {
+        p.repository.full_name = 'acme/second';
+        p.comment.body = '/approve\n/help';
+      },
+    });
+    expect((await svc.deliver(comment)).status).to.equal(202);
+    expect(await svc.settled(comment.id, 30_000)).to.equal('processed');
+    const replies = gitea.comments.slice(before).map((c) => c.body);
+    expect(replies).to.have.length(2);
+    expect(replies[0]).to.include(`Task ${task.id} approved by @bob`);
+    expect(replies[1]).to.include('aiworker understands these commands');
+    const delivery = (await svc.api('GET', '/api/webhooks/deliveries?status=processed')).body.deliveries.find((d: any) => d.id === comment.id);
+    expect(delivery.attempts).to.equal(2);
+    expect((await eventsOf(svc, task.id)).filter((e) => e.to === 'approved')).to.have.length(1);
+
+    // A replay converges: nothing runs or is posted again.
+    expect((await svc.api('POST', `/api/webhooks/deliveries/${comment.id}/replay`)).status).to.equal(202);
+    expect(await svc.settled(comment.id)).to.equal('processed');
+    expect(gitea.comments.slice(before)).to.have.length(2);
+  });
 });
