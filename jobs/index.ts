@@ -6,6 +6,7 @@ import { environmentSync } from './environment-sync.js';
 import { previewDeploy } from './preview-deploy.js';
 import { previewTeardown } from './preview-teardown.js';
 import { previewCleanup } from './preview-cleanup.js';
+import { deliveryPruning } from './delivery-pruning.js';
 import { agentLiveness } from './agent-liveness.js';
 import { taskWaiting } from './task-waiting.js';
 
@@ -18,6 +19,7 @@ export const JOBS: readonly JobDefinition<never>[] = [
   previewDeploy,
   previewTeardown,
   previewCleanup,
+  deliveryPruning,
   agentLiveness,
   taskWaiting,
 ] as JobDefinition<never>[];

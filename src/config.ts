@@ -60,6 +60,7 @@ const schema = z.object({
   AGENT_TIMEOUT: int(10, 7 * 24 * 3600).default(15 * 60),
   PERMISSION_CACHE_SECONDS: int(0, 3600).default(60),
   SHUTDOWN_GRACE_SECONDS: int(1, 600).default(10),
+  DELIVERY_RETENTION_DAYS: int(1, 3650).default(30),
   AIWORKER_AGENT_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -95,6 +96,8 @@ export interface Config {
   jobLockMs: number;
   agentTimeoutMs: number;
   permissionCacheSeconds: number;
+  /** Ended webhook deliveries older than this are deleted. */
+  deliveryRetentionDays: number;
   shutdownGraceMs: number;
   logLevel: Env['LOG_LEVEL'];
   /** The agent `aiworker mcp` serves on stdio. */
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLockMs: e.JOB_LOCK_SECONDS * 1000,
     agentTimeoutMs: e.AGENT_TIMEOUT * 1000,
     permissionCacheSeconds: e.PERMISSION_CACHE_SECONDS,
+    deliveryRetentionDays: e.DELIVERY_RETENTION_DAYS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
     agentToken: e.AIWORKER_AGENT_TOKEN ?? null,

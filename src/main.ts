@@ -41,6 +41,7 @@ import { attachFeed } from './feed/server.js';
 import { dashboardRoutes } from './feed/dashboard.js';
 import { JOBS } from '../jobs/index.js';
 import { scheduleAgentLiveness } from '../jobs/agent-liveness.js';
+import { scheduleDeliveryPruning } from '../jobs/delivery-pruning.js';
 import { schedulePreviewCleanup } from '../jobs/preview-cleanup.js';
 import { AnswerWaiter, RedisAnswerNotifier } from './mcp/answers.js';
 import { mcpRoutes } from './mcp/http.js';
@@ -105,6 +106,9 @@ async function scheduleRepeatables(queues: Queues, config: Config, log: Logger):
   );
   await scheduleAgentLiveness(queues, config.agentTimeoutMs).catch((err) =>
     log.warn({ err: (err as Error).message }, 'agent liveness sweep not scheduled; it is scheduled at the next worker start'),
+  );
+  await scheduleDeliveryPruning(queues).catch((err) =>
+    log.warn({ err: (err as Error).message }, 'delivery pruning not scheduled; it is scheduled at the next worker start'),
   );
 }
 

@@ -193,6 +193,36 @@ export class DeliveryStore {
       .limit(limit);
   }
 
+  /**
+   * Deletes deliveries that ended before `cutoff`, oldest first and `chunk` at a time (short
+   * transactions), with their recorded command replies. Answers how many were deleted.
+   */
+  async pruneFinished(cutoff: Date, chunk = 1000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const rows: Array<{ seq: number; delivery_id: string }> = await this.db('webhook_deliveries')
+        .whereIn('status', ['processed', 'ignored', 'failed'])
+        .andWhere('processed_at', '<', cutoff)
+        .orderBy('seq')
+        .limit(chunk)
+        .select('seq', 'delivery_id');
+      if (!rows.length) return deleted;
+      await this.db.transaction(async (trx) => {
+        // Conditions again: a delivery replayed since the select is pending, and stays.
+        deleted += await trx('webhook_deliveries')
+          .whereIn('seq', rows.map((r) => r.seq))
+          .whereIn('status', ['processed', 'ignored', 'failed'])
+          .andWhere('processed_at', '<', cutoff)
+          .delete();
+        await trx('command_replies')
+          .whereIn('delivery_id', rows.map((r) => r.delivery_id))
+          .whereNotExists((q) => q.select(trx.raw('1')).from('webhook_deliveries as d').whereRaw('d.delivery_id = command_replies.delivery_id'))
+          .delete();
+      });
+      if (rows.length < chunk) return deleted;
+    }
+  }
+
   /** Marks a delivery to be handled again (replay). */
   async reset(id: string): Promise<void> {
     const n = await this.db('webhook_deliveries')
