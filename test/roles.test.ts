@@ -32,10 +32,11 @@ describe('repeatable jobs', () => {
       ...(await worker.queues.get('cleanup').getJobSchedulers()),
       ...(await worker.queues.get('tasks').getJobSchedulers()),
     ].map((s) => s.key);
-    expect(await schedulers()).to.have.members(['preview-cleanup', 'agent-liveness']);
+    expect(await schedulers()).to.have.members(['preview-cleanup', 'delivery-pruning', 'agent-liveness']);
     await worker.queues.get('cleanup').removeJobScheduler('preview-cleanup');
+    await worker.queues.get('cleanup').removeJobScheduler('delivery-pruning');
     await worker.queues.get('tasks').removeJobScheduler('agent-liveness');
     expect(await schedulers()).to.deep.equal([]);
-    await eventually(async () => (await schedulers()).length === 2, 5000, 'the schedules to be re-created');
+    await eventually(async () => (await schedulers()).length === 3, 5000, 'the schedules to be re-created');
   });
 });
