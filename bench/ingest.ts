@@ -4,7 +4,7 @@ import { freePort } from '../test/support/redis-server.js';
 import { processEnv } from '../test/support/processes.js';
 import { dropTestState, uniqueName } from '../test/support/service.js';
 import type { LoadResult } from './load.js';
-import { cpuMsOf, pidOf, startServer, type BenchServer } from './processes.js';
+import { cpuMsOf, minorFaultsOf, pidOf, startServer, type BenchServer } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -14,6 +14,8 @@ export interface CpuPerRequest {
   mysqld: number | null;
   redis: number | null;
   loadGenerator: number;
+  /** Minor page faults of the server per request: fresh memory costs dearly on virtual machines. */
+  serverPageFaults: number | null;
 }
 
 export interface IngestRun extends LoadResult {
@@ -41,6 +43,7 @@ async function loadFromChild(url: string, total: number, connections: number, of
 }
 
 async function measure(server: BenchServer, others: { mysqld: number | null; redis: number | null }, total: number, connections: number, offset: number): Promise<IngestRun> {
+  const faultsBefore = minorFaultsOf(server.pid);
   const before = { server: cpuMsOf(server.pid), mysqld: others.mysqld && cpuMsOf(others.mysqld), redis: others.redis && cpuMsOf(others.redis) };
   const result = await loadFromChild(`${server.url}/webhooks/gitea`, total, connections, offset);
   const perRequest = (pid: number | null, start: number | null | undefined) => {
@@ -48,6 +51,7 @@ async function measure(server: BenchServer, others: { mysqld: number | null; red
     return end === null || start === null || start === undefined ? null : ((end - start) * 1000) / total;
   };
   const { loadCpuMs, ...load } = result;
+  const faultsAfter = minorFaultsOf(server.pid);
   return {
     ...load,
     cpu: {
@@ -55,6 +59,7 @@ async function measure(server: BenchServer, others: { mysqld: number | null; red
       mysqld: perRequest(others.mysqld, before.mysqld),
       redis: perRequest(others.redis, before.redis),
       loadGenerator: (loadCpuMs * 1000) / total,
+      serverPageFaults: faultsBefore === null || faultsAfter === null ? null : (faultsAfter - faultsBefore) / total,
     },
   };
 }

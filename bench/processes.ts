@@ -18,6 +18,15 @@ export function cpuMsOf(pid: number): number | null {
   }
 }
 
+/** Minor page faults a process has taken so far, from /proc; null where there is no /proc. */
+export function minorFaultsOf(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[7]);
+  } catch {
+    return null;
+  }
+}
+
 /** The pid of a running program by its exact name (mariadbd, redis-server), or null. */
 export async function pidOf(program: string): Promise<number | null> {
   try {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import { createProject, eventually, startTestService, type TestService } from './support/service.js';
 import { giteaDelivery, TEST_WEBHOOK_SECRET } from './support/gitea-delivery.js';
@@ -23,6 +24,28 @@ describe('webhook ingest', function () {
     expect(row).to.include({ event: 'issues', eventType: 'issue_label', action: 'label_updated', repository: 'acme/webapp', status: 'processed', attempts: 1, lastError: null });
     expect(row.receivedAt).to.match(/Z$/);
     expect(list.body.total).to.be.at.least(1);
+  });
+
+  it('stores the payload byte for byte, and one that is not valid UTF-8 as text', async () => {
+    const title = 'Ünïcødé ✓ 🚀 — “quotes”';
+    const d = giteaDelivery('issues.labeled', { mutate: (p) => (p.issue.title = title) });
+    expect((await svc.deliver(d)).status).to.equal(202);
+    const stored = await svc.db('webhook_deliveries').where({ delivery_id: d.id }).first('payload');
+    expect(stored.payload).to.equal(d.body);
+    expect(JSON.parse(stored.payload).issue.title).to.equal(title);
+    expect(await svc.settled(d.id)).to.equal('processed');
+
+    // A lone 0xff byte in a string: signed over the raw bytes, as Gitea would; JSON.parse sees U+FFFD.
+    const raw = Buffer.concat([Buffer.from(d.body.split(title)[0] + 'broken '), Buffer.from([0xff]), Buffer.from(d.body.split(title)[1])]);
+    const id = `${d.id}-bytes`;
+    const res = await fetch(`${svc.url}/webhooks/gitea`, {
+      method: 'POST',
+      headers: { ...d.headers, 'X-Gitea-Delivery': id, 'X-Gitea-Signature': createHmac('sha256', TEST_WEBHOOK_SECRET).update(raw).digest('hex') },
+      body: raw,
+    });
+    expect(res.status).to.equal(202);
+    const text = (await svc.db('webhook_deliveries').where({ delivery_id: id }).first('payload')).payload;
+    expect(JSON.parse(text).issue.title).to.equal('broken \ufffd');
   });
 
   it('accepts a form-encoded delivery signed over its payload field', async () => {

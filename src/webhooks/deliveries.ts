@@ -47,7 +47,11 @@ export interface NewDelivery {
   action: string | null;
   repository: string | null;
   orderingKey: string | null;
-  payload: string;
+  /**
+   * The payload JSON: its bytes as received when they are valid UTF-8 (sent to MySQL as they are,
+   * and kept off the JavaScript heap while the delivery waits for its insert), else the text.
+   */
+  payload: string | Buffer;
   /** Set for an event aiworker does not handle: the row is stored as `ignored`, with this reason. */
   ignoredReason?: string;
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Context } from 'koa';
 import { AppError, badRequest, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
 import { mediaType, parseJson, readRawBody } from '../http/body.js';
@@ -69,7 +70,7 @@ export function ingestWebhook(deps: IngestDeps) {
         action: actionOf(payload)?.slice(0, 64) ?? null,
         repository: repositoryOf(payload)?.slice(0, 255) ?? null,
         orderingKey: orderingKey(eventType, payload)?.slice(0, 300) ?? null,
-        payload: text,
+        payload: isUtf8(signed) ? signed : text,
         ignoredReason,
       };
       let outcome: IntakeOutcome;
