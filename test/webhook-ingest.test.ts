@@ -28,7 +28,7 @@ describe('webhook ingest', function () {
 
   it('stores the payload byte for byte, and one that is not valid UTF-8 as text', async () => {
     const title = 'Ünïcødé ✓ 🚀 — “quotes”';
-    const d = giteaDelivery('issues.labeled', { mutate: (p) => (p.issue.title = title) });
+    const d = giteaDelivery('issues.labeled', { mutate: (p) => ((p.issue.title = title), (p.issue.number = 901)) });
     expect((await svc.deliver(d)).status).to.equal(202);
     const stored = await svc.db('webhook_deliveries').where({ delivery_id: d.id }).first('payload');
     expect(stored.payload).to.equal(d.body);
