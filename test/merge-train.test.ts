@@ -10,7 +10,7 @@ import type { QueueName } from '../src/queue/queues.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { fakeGitea, GITEA_URL, type FakeGitea } from './support/fake-gitea.js';
 import { giteaBranch, giteaCommit, giteaPull, giteaUser } from './support/gitea-shapes.js';
-import { createTask, eventually, REDIS_URL, startTestService, type TestService } from './support/service.js';
+import { createTask, eventually, moveTask, REDIS_URL, startTestService, type TestService } from './support/service.js';
 
 const K8S = 'https://k8s.test:6443';
 const K8S_TOKEN = 'test-service-account-token';
@@ -372,8 +372,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       const t2 = await approvedTask(p.id, fake, 12);
       const t3 = await approvedTask(p.id, fake, 13);
       // Re-approve t1 last: approval order is t2, t3, t1.
-      await svc.api('PATCH', `/api/tasks/${t1.id}`, { state: 'in_progress' });
-      await svc.api('PATCH', `/api/tasks/${t1.id}`, { state: 'approved' });
+      await moveTask(svc, t1.id, 'in_progress', 'approved');
 
       const { jobId, result } = await train([t1.id, t2.id, t3.id]);
 
@@ -498,7 +497,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       await svc.redis.set(lockKeys.merge(svc.config.redisPrefix, p.id), 'someone-else', 'PX', 30_000);
       const res = await svc.api('POST', '/api/merge', { taskIds: [t.id] });
       expect(res.status).to.equal(202);
-      await svc.api('PATCH', `/api/tasks/${t.id}`, { state: 'in_progress' });
+      await moveTask(svc, t.id, 'in_progress');
       await svc.redis.del(lockKeys.merge(svc.config.redisPrefix, p.id));
       const { job } = await finished('merge', res.body.jobId);
       expect(job.returnvalue.status).to.equal('nothing_to_do');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createProject, createTask, startTestService, TEST_API_TOKEN, type TestService } from './support/service.js';
+import { createProject, createTask, moveTask, startTestService, TEST_API_TOKEN, type TestService } from './support/service.js';
 
 describe('REST API', function () {
   let svc: TestService;
@@ -103,7 +103,7 @@ describe('REST API', function () {
 
     it('moves a task along allowed transitions and records each in its events', async () => {
       const t = await createTask(svc, project.id);
-      for (const state of ['in_progress', 'ready_to_test', 'approved', 'in_progress', 'cancelled', 'backlog']) {
+      for (const state of ['in_progress', 'ready_to_test', 'approved', 'cancelled', 'backlog']) {
         const res = await svc.api('PATCH', `/api/tasks/${t.id}`, { state });
         expect(res.status, `to ${state}: ${JSON.stringify(res.body)}`).to.equal(200);
         expect(res.body.state).to.equal(state);
@@ -115,8 +115,7 @@ describe('REST API', function () {
         ['backlog', 'in_progress'],
         ['in_progress', 'ready_to_test'],
         ['ready_to_test', 'approved'],
-        ['approved', 'in_progress'],
-        ['in_progress', 'cancelled'],
+        ['approved', 'cancelled'],
         ['cancelled', 'backlog'],
       ]);
       const ids = events.body.events.map((e: any) => e.eventId);
@@ -136,6 +135,35 @@ describe('REST API', function () {
       expect(after.body.state).to.equal('backlog');
       expect(after.body.title).to.equal('Add login');
       expect((await svc.api('GET', `/api/tasks/${t.id}/events`)).body.events).to.have.length(1);
+    });
+
+    it("refuses the moves SPEC §2 gives to others than REST, naming who makes them", async () => {
+      const t = await createTask(svc, project.id);
+      const patch = (state: string) => svc.api('PATCH', `/api/tasks/${t.id}`, { state });
+      expect((await patch('in_progress')).status).to.equal(200);
+      // Only ask_user_question asks a question; only an answer ends one.
+      const ask = await patch('needs_input');
+      expect(ask.status).to.equal(409);
+      expect(ask.body.error.message).to.match(/ask_user_question/);
+      await moveTask(svc, t.id, 'needs_input');
+      const leave = await patch('in_progress');
+      expect(leave.status).to.equal(409);
+      expect(leave.body.error.message).to.match(/answer/);
+      expect((await svc.api('POST', `/api/tasks/${t.id}/respond`, { response: 'Blue.' })).status).to.equal(200);
+      // Back to in_progress from approval is for new commits, a rejection or the merge train.
+      expect((await patch('approved')).status).to.equal(200);
+      const back = await patch('in_progress');
+      expect(back.status).to.equal(409);
+      expect(back.body.error.message).to.match(/new commits/);
+      expect((await svc.api('GET', `/api/tasks/${t.id}`)).body.state).to.equal('approved');
+
+      // A project with previews: its preview, not REST, makes a task ready_to_test.
+      const withPreviews = await createProject(svc, { name: 'With previews', repo: 'acme/previewed', previewImage: 'registry.example/app' });
+      const p = await createTask(svc, withPreviews.id);
+      expect((await svc.api('PATCH', `/api/tasks/${p.id}`, { state: 'in_progress' })).status).to.equal(200);
+      const ready = await svc.api('PATCH', `/api/tasks/${p.id}`, { state: 'ready_to_test' });
+      expect(ready.status).to.equal(409);
+      expect(ready.body.error.message).to.match(/preview/);
     });
 
     it('updates title and description without an event', async () => {

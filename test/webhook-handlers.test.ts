@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import nock from 'nock';
-import { createProject, createTask, startTestService, type TestService } from './support/service.js';
+import { createProject, createTask, moveTask, startTestService, type TestService } from './support/service.js';
+import type { TaskState } from '../src/tasks/states.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { fakeGitea, GITEA_URL, type FakeGitea } from './support/fake-gitea.js';
 
@@ -35,7 +36,7 @@ describe('webhook handlers', function () {
   }
   const task = async (id: number) => (await svc.api('GET', `/api/tasks/${id}`)).body;
   const setState = async (id: number, ...states: string[]) => {
-    for (const state of states) expect((await svc.api('PATCH', `/api/tasks/${id}`, { state })).status, state).to.equal(200);
+    await moveTask(svc, id, ...(states as TaskState[]));
   };
   const comment = (body: string, login = 'alice') => (p: any) => {
     p.comment.body = body;
@@ -259,6 +260,10 @@ describe('webhook handlers', function () {
       await send('issue_comment.pr', { taskId: t.id, prNumber: 44, mutate: comment('/approve') });
       expect((await task(t.id)).state).to.equal('needs_input');
       expect(gitea.comments[0].body).to.match(/refused.*needs_input/);
+      // /reject sends back only what was ready to test or approved: not a task waiting for an answer.
+      await send('issue_comment.pr', { taskId: t.id, prNumber: 44, mutate: comment('/reject not like this') });
+      expect((await task(t.id)).state).to.equal('needs_input');
+      expect(gitea.comments[1].body).to.match(/`\/reject` refused: task \d+ is needs_input/);
     });
 
     it('/help lists every command, generated from the registry', async () => {

@@ -5,11 +5,13 @@ import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../db/unit-of-work.js'
 import type { FeedPublisher } from '../feed/publisher.js';
 import { toFeedEvent, type EventRow } from '../feed/events.js';
 import type { Page } from '../pagination.js';
-import { refusal, type TaskState, type TransitionSource } from './states.js';
+import { refusal, type TaskState, type TransitionSource, type TransitionVia } from './states.js';
 import { toFeedback, toQuestion, toTask, type Task, type TaskDetail, type TaskRow } from './model.js';
 
 export interface TransitionOptions {
   source: TransitionSource;
+  /** How, where SPEC §2 tells requests of one source apart (a claim, a question, an answer). */
+  via?: TransitionVia;
   actor: string;
   reason?: string | null;
   deliveryId?: string | null;
@@ -171,7 +173,12 @@ export class TaskService {
       }
       return { task: toTask(await this.lockRow(tx, row.id)), changed: false, from };
     }
-    const why = refusal(from, to, opts.source);
+    // Whether the project deploys previews decides who may declare a task ready_to_test.
+    const previews =
+      to === 'ready_to_test' && opts.source !== 'system'
+        ? Boolean((await tx.trx('projects').where({ id: row.project_id }).first('preview_image'))?.preview_image)
+        : undefined;
+    const why = refusal(from, to, { source: opts.source, via: opts.via, previews });
     if (why) throw new TransitionError(row.id, from, to, `task ${row.id}: ${why}`);
     await tx.trx('tasks')
       .where({ id: row.id })
@@ -223,6 +230,7 @@ export class TaskService {
       if (!row) return null;
       const { task } = await this.applyTransition(tx, row, 'in_progress', {
         source: 'agent',
+        via: 'claim',
         actor,
         reason: 'claimed by an agent',
         patch: { assigned_agent_id: agentId },
@@ -238,7 +246,7 @@ export class TaskService {
         throw new TransitionError(taskId, row.state, 'needs_input', `task ${taskId} is ${row.state}: questions are asked while in_progress`);
       }
       const [questionId] = await tx.trx('task_questions').insert({ task_id: taskId, agent_id: agentId, question });
-      const { task } = await this.applyTransition(tx, row, 'needs_input', { source: 'agent', actor, reason: 'asked a question' });
+      const { task } = await this.applyTransition(tx, row, 'needs_input', { source: 'agent', via: 'question', actor, reason: 'asked a question' });
       await tx.emit({
         type: 'task:needs_input',
         projectId: row.project_id,
@@ -274,6 +282,7 @@ export class TaskService {
         .update({ answer: response, answered_by: opts.actor, answered_at: new Date() });
       const result = await this.applyTransition(tx, row, 'in_progress', {
         source: opts.source,
+        via: 'answer',
         actor: opts.actor,
         reason: 'question answered',
         deliveryId: opts.deliveryId,

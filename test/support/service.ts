@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { dropDatabase } from '../../src/db/connect.js';
 import { startService, type Service, type ServiceOverrides } from '../../src/main.js';
 import { TEST_WEBHOOK_SECRET, type Delivery } from './gitea-delivery.js';
+import { refusal, type TaskState, type TransitionSource, type TransitionVia } from '../../src/tasks/states.js';
 
 export const TEST_API_TOKEN = 'test-api-token';
 export const TEST_FEED_TOKEN = 'test-feed-token';
@@ -125,4 +126,36 @@ export async function createTask(svc: TestService, projectId: number, title = 'A
   const res = await svc.api('POST', '/api/tasks', { projectId, title });
   if (res.status !== 201) throw new Error(`task not created: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/** Each way of asking for a move that SPEC §2 names, tried in turn by moveTask. */
+const TEST_MOVERS: Array<{ source: TransitionSource; via?: TransitionVia }> = [
+  { source: 'rest' },
+  { source: 'gitea' },
+  { source: 'system' },
+  { source: 'agent', via: 'claim' },
+  { source: 'agent', via: 'question' },
+  { source: 'gitea', via: 'answer' },
+];
+
+/**
+ * Sets a task up in a state: each move is made as whoever SPEC §2 lets make it (a question for
+ * needs_input, an answer out of it, the preview for ready_to_test…), through the state machine.
+ */
+export async function moveTask(svc: TestService, id: number, ...states: TaskState[]): Promise<void> {
+  for (const to of states) {
+    const from = (await svc.tasks.get(id)).state;
+    if (from === to) continue;
+    const mover = TEST_MOVERS.find((m) => refusal(from, to, { ...m, previews: false }) === null && (to !== 'ready_to_test' || m.source === 'system'));
+    if (!mover) throw new Error(`no one may move task ${id} from ${from} to ${to}`);
+    if (mover.via === 'question') {
+      await svc.tasks.ask(id, null, 'A question set up by a test?', 'test');
+      continue;
+    }
+    if (mover.via === 'answer') {
+      await svc.tasks.answer(id, 'An answer set up by a test.', { actor: 'test', source: mover.source });
+      continue;
+    }
+    await svc.tasks.transition(id, to, { ...mover, actor: 'test', reason: 'set up by a test' });
+  }
 }
