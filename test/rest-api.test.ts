@@ -27,6 +27,16 @@ describe('REST API', function () {
       expect(res.body.error.code).to.equal('not_found');
     });
 
+    it('answers a method a route does not take with 405 JSON naming the allowed ones', async () => {
+      const res = await svc.api('DELETE', '/api/projects');
+      expect(res.status).to.equal(405);
+      expect(res.body.error.code).to.equal('method_not_allowed');
+      expect(res.body.error.message).to.match(/allowed: .*GET/);
+      const hook = await fetch(`${svc.url}/webhooks/gitea`);
+      expect(hook.status).to.equal(405);
+      expect(((await hook.json()) as any).error.code).to.equal('method_not_allowed');
+    });
+
     it('refuses a non-JSON body with 415 and malformed JSON with 400', async () => {
       const form = await svc.api('POST', '/api/tasks', 'projectId=1', { 'content-type': 'application/x-www-form-urlencoded' });
       expect(form.status).to.equal(415);

@@ -10,6 +10,17 @@ export function errorHandler(log: Logger) {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
+      } else if ((ctx.status === 405 || ctx.status === 501) && (ctx.body === undefined || ctx.body === null)) {
+        // The router's method answers: the same error shape as every other refusal, naming what is allowed.
+        const allowed = ctx.response.get('Allow');
+        const status = ctx.status;
+        ctx.body = {
+          error: {
+            code: status === 405 ? 'method_not_allowed' : 'not_implemented',
+            message: status === 405 ? `${ctx.method} is not allowed on ${ctx.path}${allowed ? ` (allowed: ${allowed})` : ''}` : `${ctx.method} is not implemented`,
+          },
+        };
+        ctx.status = status;
       }
     } catch (err) {
       if (err instanceof AppError) {
