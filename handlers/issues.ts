@@ -26,8 +26,6 @@ export const issueLabelled: WebhookHandler<IssuesPayload> = {
       actor: sender.login,
       deliveryId: ctx.id,
     });
-    // Agents also find the task by polling get_next_task: the announcement may be lost.
-    await deps.jobs.announceTask(task.id).catch((err) => ctx.log.warn({ err: (err as Error).message, taskId: task.id }, 'task announcement not queued'));
     await deps.replies.post(
       ctx.project,
       issue.number,

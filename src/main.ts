@@ -21,6 +21,7 @@ import { JobOutbox } from './queue/outbox.js';
 import { DeliveryIntake } from './webhooks/intake.js';
 import { GiteaClient } from './gitea/client.js';
 import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
+import { BacklogAnnouncer } from './tasks/backlog-announcer.js';
 import { Replier } from './gitea/replies.js';
 import { CommandReplies } from './gitea/command-replies.js';
 import { PermissionChecker } from './gitea/permissions.js';
@@ -139,7 +140,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
 
   const metrics = createMetrics();
   const cache = new Cache(redis, config.redisPrefix, log);
-  const feed = new RedisFeedPublisher(redis, config.redisPrefix, log);
+  const feed = new BacklogAnnouncer(new RedisFeedPublisher(redis, config.redisPrefix, log), log);
   const tasks = new TaskService({ db, cache, feed, answers: new RedisAnswerNotifier(redis, config.redisPrefix, log) });
   const projects = new ProjectService({ db, cache });
   const agents = new AgentService({ db, cache, feed });
@@ -148,6 +149,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   shutdown.add('queues', () => queues.close());
   const outbox = new JobOutbox(db);
   const jobs = new JobScheduler(queues, outbox, log, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
+  feed.announce = (taskId, eventId) => jobs.announceTask(taskId, eventId);
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
 
   const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log, ...overrides.gitea }) : null;

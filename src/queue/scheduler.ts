@@ -86,8 +86,9 @@ export class JobScheduler {
     );
   }
 
-  async announceTask(taskId: number): Promise<void> {
-    await this.queues.add('tasks', 'task-waiting', { taskId }, { jobId: jobId('announce', taskId), ...kept });
+  /** One announcement per event that put the task in the backlog (a task may return there). */
+  async announceTask(taskId: number, eventId: number): Promise<void> {
+    await this.queues.add('tasks', 'task-waiting', { taskId }, { jobId: jobId('announce', taskId, eventId), ...kept });
   }
 
   /** The most recent failed deploy or merge job about this task, retried; null when there is none. */

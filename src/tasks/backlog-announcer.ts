@@ -1,0 +1,35 @@
+import type { FeedEvent } from '../feed/events.js';
+import type { FeedPublisher } from '../feed/publisher.js';
+import type { Logger } from '../log.js';
+
+/** A task entering the backlog: created (REST, a labelled issue), reopened, handed back or released. */
+export function enteredBacklog(event: FeedEvent): boolean {
+  if (event.taskId === null) return false;
+  return event.type === 'task:created' || (event.type === 'task:status_changed' && event.payload.newState === 'backlog');
+}
+
+/**
+ * Tells agents a task is waiting, whatever put it in the backlog: every committed event that does
+ * is followed by a `tasks` job (one per event). Agents also find tasks by calling get_next_task,
+ * so an announcement that cannot be queued is logged, not retried.
+ */
+export class BacklogAnnouncer implements FeedPublisher {
+  /** Set once the job scheduler exists (it is built after the services that publish). */
+  announce: ((taskId: number, eventId: number) => Promise<void>) | null = null;
+
+  constructor(
+    private readonly inner: FeedPublisher,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(events: FeedEvent[]): Promise<void> {
+    await this.inner.publish(events);
+    const announce = this.announce;
+    if (!announce) return;
+    for (const event of events.filter(enteredBacklog)) {
+      await announce(event.taskId!, event.eventId).catch((err) =>
+        this.log.warn({ err: (err as Error).message, taskId: event.taskId }, 'task announcement not queued; agents still find it by get_next_task'),
+      );
+    }
+  }
+}
