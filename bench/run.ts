@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const { bare, aiworker, ratio } = ingest.median;
   const us = (n: number | null) => (n === null ? 'n/a' : `${fmt(n, 0)} µs`);
   const cpu = (r: typeof bare) =>
-    `CPU per request: server ${us(r.cpu.server)}, mysqld ${us(r.cpu.mysqld)}, redis ${us(r.cpu.redis)}, load generator ${us(r.cpu.loadGenerator)}`;
+    `CPU per request: server ${us(r.cpu.server)}, mysqld ${us(r.cpu.mysqld)}, redis ${us(r.cpu.redis)}, load generator ${us(r.cpu.loadGenerator)}; server page faults per request ${r.cpu.serverPageFaults === null ? 'n/a' : fmt(r.cpu.serverPageFaults, 2)}`;
   rows.push(['ingest throughput, bare Koa + signature check (50 conns, own process)', `${fmt(bare.perSecond, 0)} req/s`, `p50 ${fmt(bare.p50, 2)} ms, p99 ${fmt(bare.p99, 2)} ms; ${cpu(bare)}`]);
   rows.push(['ingest throughput, aiworker POST /webhooks/gitea (50 conns, web role in its own process)', `${fmt(aiworker.perSecond, 0)} req/s`, `p50 ${fmt(aiworker.p50, 2)} ms, p99 ${fmt(aiworker.p99, 2)} ms; ${cpu(aiworker)}`]);
   rows.push([
