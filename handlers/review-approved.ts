@@ -2,6 +2,7 @@ import type { PullRequestPayload } from '../src/gitea/events.js';
 import { ignored, processed, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 import { refuse } from './lib/refuse.js';
+import { TransitionError } from '../src/errors.js';
 
 /** An approving review by someone with write access approves the task at the reviewed head. */
 export const reviewApproved: WebhookHandler<PullRequestPayload> = {
@@ -15,14 +16,22 @@ export const reviewApproved: WebhookHandler<PullRequestPayload> = {
       await refuse(ctx, deps, pr.number, `@${sender.login}, your approval was noted, but only people with write access can approve task ${task.id}.`);
       return ignored(`${sender.login} has no write access`);
     }
+    try {
+      await deps.tasks.transition(task.id, 'approved', {
+        source: 'gitea',
+        actor: sender.login,
+        reason: `approved in a review of #${pr.number}`,
+        deliveryId: ctx.id,
+        patch: { head_sha: pr.head.sha },
+      });
+    } catch (err) {
+      if (!(err instanceof TransitionError)) throw err;
+      // SPEC §2: a refused move is answered on Gitea, and changes nothing.
+      await refuse(ctx, deps, pr.number, `@${sender.login}, task ${task.id} was not approved: ${err.message}.`);
+      return ignored(err.message);
+    }
+    // After the move (a refused approval changes nothing); kept once per delivery.
     if (review?.content) await deps.tasks.addFeedback(task.id, { kind: 'approved', author: sender.login, body: review.content, deliveryId: ctx.id });
-    await deps.tasks.transition(task.id, 'approved', {
-      source: 'gitea',
-      actor: sender.login,
-      reason: `approved in a review of #${pr.number}`,
-      deliveryId: ctx.id,
-      patch: { head_sha: pr.head.sha },
-    });
     return processed(`task ${task.id} approved by ${sender.login}`);
   },
 };

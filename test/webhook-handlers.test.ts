@@ -190,6 +190,23 @@ describe('webhook handlers', function () {
       expect(gitea.comments[0].body).to.match(/only people with write access/);
     });
 
+    it('an approval the state machine refuses is answered on the PR once and changes nothing', async () => {
+      const t = await createTask(svc, project.id);
+      await send('pull_request.opened', { taskId: t.id, prNumber: 33 });
+      await setState(t.id, 'needs_input');
+      const review = await send('pull_request_review_approved', { taskId: t.id, prNumber: 33 });
+      expect(review.status).to.equal('ignored');
+      const after = await task(t.id);
+      expect(after.state).to.equal('needs_input');
+      expect(after.feedback).to.deep.equal([]);
+      expect(gitea.comments).to.have.length(1);
+      expect(gitea.comments[0].body).to.match(/task \d+ was not approved: .*needs_input/);
+      // Handled again (a replay): nothing more is posted.
+      expect((await svc.api('POST', `/api/webhooks/deliveries/${review.id}/replay`)).status).to.equal(202);
+      await svc.settled(review.id);
+      expect(gitea.comments).to.have.length(1);
+    });
+
     it('a review requesting changes sends the task back with the review text', async () => {
       const t = await createTask(svc, project.id);
       await send('pull_request.opened', { taskId: t.id, prNumber: 32 });
