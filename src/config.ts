@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 
 const bool = z
@@ -50,7 +51,7 @@ const schema = z.object({
   PREVIEW_INGRESS_CLASS: z.string().min(1).optional(),
   PREVIEW_TLS_SECRET: z.string().min(1).optional(),
   KUBECONFIG: z.string().min(1).optional(),
-  KUBE_IN_CLUSTER: bool.default(false),
+  KUBE_IN_CLUSTER: bool.optional(),
   ARGOCD_NAMESPACE: z.string().min(1).default('argocd'),
   ARGOCD_SYNC_TIMEOUT_SECONDS: int(5, 7200).default(600),
   WEBHOOK_MAX_BYTES: int(1024, 1024 ** 3).default(5 * 1024 * 1024),
@@ -112,7 +113,15 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment once; empty strings count as unset so `FOO=` falls back to the default. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Where Kubernetes mounts a pod's service account token. */
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * Reads and checks every setting. Inside a pod (KUBERNETES_SERVICE_HOST set and a service account
+ * token mounted) the cluster is used through that service account unless KUBECONFIG or
+ * KUBE_IN_CLUSTER=false says otherwise; `serviceAccountToken` is where the token is looked for.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, serviceAccountToken = SERVICE_ACCOUNT_TOKEN): Config {
   const raw: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -133,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length) throw new ConfigError(problems);
 
   const webhookSecrets = e.GITEA_WEBHOOK_SECRET ?? [];
+  const inCluster = e.KUBE_IN_CLUSTER ?? (!e.KUBECONFIG && Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync(serviceAccountToken));
   return {
     role: e.ROLE,
     port: e.PORT,
@@ -155,10 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tlsSecretName: e.PREVIEW_TLS_SECRET ?? null,
     },
     kube:
-      e.KUBECONFIG || e.KUBE_IN_CLUSTER
+      e.KUBECONFIG || inCluster
         ? {
             kubeconfigPath: e.KUBECONFIG ?? null,
-            inCluster: e.KUBE_IN_CLUSTER,
+            inCluster,
             argocdNamespace: e.ARGOCD_NAMESPACE,
             syncTimeoutMs: e.ARGOCD_SYNC_TIMEOUT_SECONDS * 1000,
           }

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 describe('settings', () => {
@@ -24,6 +27,25 @@ describe('settings', () => {
       expect(err).to.be.instanceOf(ConfigError);
       const msg = (err as Error).message;
       for (const name of ['PORT', 'ROLE', 'DATABASE_URL', 'WEBHOOK_MAX_BYTES']) expect(msg).to.include(name);
+    }
+  });
+
+  it('uses the pod\'s service account when running in a pod, unless told otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aiw-sa-'));
+    const token = join(dir, 'token');
+    writeFileSync(token, 'a-token');
+    try {
+      const pod = { KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+      expect(loadConfig(pod, token).kube).to.include({ inCluster: true, kubeconfigPath: null });
+      expect(loadConfig({ ...pod, KUBE_IN_CLUSTER: 'false' }, token).kube).to.equal(null);
+      expect(loadConfig({ ...pod, KUBECONFIG: '/etc/kube/config' }, token).kube).to.include({ inCluster: false, kubeconfigPath: '/etc/kube/config' });
+      // Not in a pod: no service host, or no token mounted.
+      expect(loadConfig({}, token).kube).to.equal(null);
+      expect(loadConfig(pod, join(dir, 'missing')).kube).to.equal(null);
+      expect(loadConfig({ KUBE_IN_CLUSTER: 'true' }, join(dir, 'missing')).kube).to.include({ inCluster: true });
+      expect(() => loadConfig({ KUBE_IN_CLUSTER: 'true', KUBECONFIG: '/etc/kube/config' }, token)).to.throw(/choose one/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
