@@ -112,12 +112,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment once; empty strings count as unset so `FOO=` falls back to the default. */
 /** Where Kubernetes mounts a pod's service account token. */
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
- * Reads and checks every setting. Inside a pod (KUBERNETES_SERVICE_HOST set and a service account
+ * Parses the environment once; empty strings count as unset so `FOO=` falls back to the default.
+ * Inside a pod (KUBERNETES_SERVICE_HOST set and a service account
  * token mounted) the cluster is used through that service account unless KUBECONFIG or
  * KUBE_IN_CLUSTER=false says otherwise; `serviceAccountToken` is where the token is looked for.
  */

@@ -16,8 +16,8 @@ export function errorHandler(log: Logger) {
         const status = ctx.status;
         ctx.body = {
           error: {
-            code: status === 405 ? 'method_not_allowed' : 'not_implemented',
-            message: status === 405 ? `${ctx.method} is not allowed on ${ctx.path}${allowed ? ` (allowed: ${allowed})` : ''}` : `${ctx.method} is not implemented`,
+            code: status === 405 ? 'method_not_allowed' : 'unknown_method',
+            message: status === 405 ? `${ctx.method} is not allowed on ${ctx.path}${allowed ? ` (allowed: ${allowed})` : ''}` : `${ctx.method} is a method this service does not answer`,
           },
         };
         ctx.status = status;
