@@ -8,23 +8,25 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU time (ms) a process has used so far, from /proc; null where there is no /proc (not Linux). */
-export function cpuMsOf(pid: number): number | null {
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards), or null (not Linux). */
+function procStat(pid: number): string[] | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   } catch {
     return null;
   }
 }
 
-/** Minor page faults a process has taken so far, from /proc; null where there is no /proc. */
+/** CPU time (ms) a process has used so far (utime + stime); null where there is no /proc. */
+export function cpuMsOf(pid: number): number | null {
+  const fields = procStat(pid);
+  return fields && ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** Minor page faults a process has taken so far; null where there is no /proc. */
 export function minorFaultsOf(pid: number): number | null {
-  try {
-    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[7]);
-  } catch {
-    return null;
-  }
+  const fields = procStat(pid);
+  return fields && Number(fields[7]);
 }
 
 /** The pid of a running program by its exact name (mariadbd, redis-server), or null. */

@@ -1,6 +1,5 @@
 import type { IssueCommentPayload, PullRequestPayload } from '../src/gitea/events.js';
 import { isOwnComment } from '../src/gitea/replies.js';
-import type { RecordedReply } from '../src/gitea/command-replies.js';
 import { AppError } from '../src/errors.js';
 import type { Task } from '../src/tasks/model.js';
 import { COMMAND_NAMES, findCommand } from './commands/index.js';
@@ -8,6 +7,7 @@ import { parseCommands, plainText } from './commands/parse.js';
 import { CommandUsageError } from './commands/types.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
+import { replyOnce } from './lib/reply-once.js';
 
 /** A PR comment, an issue comment or a review's text, in one shape, so command code is written once. */
 export interface CommentEvent {
@@ -18,27 +18,6 @@ export interface CommentEvent {
   isPull: boolean;
   headSha: string | null;
   task: Task | null;
-}
-
-/**
- * Reply `position` of a delivery: what produces it (a command run, an answer passed on) happens
- * once, and the reply is recorded before it is posted, so handling the delivery again (a retry
- * after Gitea failed mid-way, a replay) posts only what is still missing.
- */
-async function replyOnce(
-  ctx: WebhookContext,
-  deps: HandlerDeps,
-  index: number,
-  recorded: Map<number, RecordedReply>,
-  position: number,
-  produce: () => Promise<string>,
-): Promise<void> {
-  const earlier = recorded.get(position);
-  if (earlier?.posted) return;
-  const body = earlier ? earlier.body : await produce();
-  if (!earlier) await deps.commandReplies.record(ctx.id, position, body);
-  const commentId = await deps.replies.post(ctx.project, index, body);
-  await deps.commandReplies.markPosted(ctx.id, position, commentId);
 }
 
 /** Commands first; otherwise, while a question is open, a writer's reply is its answer. */

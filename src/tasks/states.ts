@@ -10,7 +10,7 @@ export const TASK_STATES = [
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-/** Who asks for a transition: only Gitea's merge facts may set staging or production. */
+/** Who asks for a transition (REST, an agent, a Gitea event, aiworker itself). */
 export type TransitionSource = 'rest' | 'agent' | 'gitea' | 'system';
 
 /** How, where SPEC §2's "by" column tells requests of one source apart. */
@@ -49,7 +49,7 @@ const APPROVERS: Movers = { who: ['gitea', 'rest'], by: 'a review approval, /app
 
 /**
  * SPEC §2's "by" column: who may make each move. A move not listed here is governed by its
- * target alone (staging, production, cancelled).
+ * target alone (BY_TARGET); only Gitea's merge facts set staging or production.
  */
 const MOVERS: Partial<Record<`${TaskState}>${TaskState}`, Movers>> = {
   'backlog>in_progress': { who: ['agent:claim', 'gitea', 'rest'], by: 'a claim (get_next_task), the first push to the task branch or REST' },
@@ -79,15 +79,11 @@ const describeMover = (m: Mover) => (m.via ? `${m.source} (${m.via})` : m.source
 /** Why a move is refused, or null when it is allowed. A move to the current state is not a move. */
 export function refusal(from: TaskState, to: TaskState, mover: TransitionSource | Mover): string | null {
   const m: Mover = typeof mover === 'string' ? { source: mover } : mover;
-  const target = BY_TARGET[to];
-  if ((to === 'staging' || to === 'production') && (m.source !== 'gitea' || m.via)) {
-    return `only ${target!.by} moves a task to ${to}`;
-  }
   if (!ALLOWED_FROM[to].includes(from)) {
-    const allowed = ALLOWED_FROM[to];
-    return `a task in ${from} cannot move to ${to} (${to} is entered from ${allowed.join(', ')})`;
+    return `a task in ${from} cannot move to ${to} (${to} is entered from ${ALLOWED_FROM[to].join(', ')})`;
   }
-  const movers = MOVERS[`${from}>${to}`] ?? target!;
+  // Every allowed move has its movers: by the pair, or (staging, production, cancelled) by the target.
+  const movers = MOVERS[`${from}>${to}`] ?? BY_TARGET[to]!;
   // A request made a particular way (a claim, a question, an answer) may make only the moves listed for that way.
   if (!movers.who.includes(m.via ? `${m.source}:${m.via}` : m.source)) {
     return `${describeMover(m)} cannot move a task from ${from} to ${to}: that is done by ${movers.by}`;

@@ -5,6 +5,9 @@ import type { Page } from '../pagination.js';
 
 export const DELIVERY_STATUSES = ['received', 'queued', 'processed', 'ignored', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** The statuses a delivery ends in. */
+const FINISHED_STATUSES = ['processed', 'ignored', 'failed'] as const;
+type FinishedStatus = (typeof FINISHED_STATUSES)[number];
 
 interface PreparedConnection {
   execute(sql: string, params: unknown[], cb: (err: Error | null, result: { affectedRows: number }) => void): void;
@@ -148,16 +151,11 @@ export class DeliveryStore {
     await this.db('webhook_deliveries').whereIn('delivery_id', ids).andWhere('status', 'queued').update({ status: 'received', queued_at: null });
   }
 
-  /** The end of a delivery; `attempted` counts the handler run that ended it (ingest ignores without one). */
-  async finish(id: string, status: 'processed' | 'ignored' | 'failed', lastError: string | null, attempted = true): Promise<void> {
+  /** The end of a delivery, counting the handler run that ended it. */
+  async finish(id: string, status: FinishedStatus, lastError: string | null): Promise<void> {
     await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({
-        status,
-        last_error: lastError === null ? null : clip(lastError),
-        processed_at: new Date(),
-        ...(attempted ? { attempts: this.db.raw('attempts + 1') } : {}),
-      });
+      .update({ status, last_error: lastError === null ? null : clip(lastError), processed_at: new Date(), attempts: this.db.raw('attempts + 1') });
   }
 
   /** A handler run failed and will be tried again. */
@@ -202,22 +200,18 @@ export class DeliveryStore {
    * transactions), with their recorded command replies. Answers how many were deleted.
    */
   async pruneFinished(cutoff: Date, chunk = 1000): Promise<number> {
+    const endedBefore = (q: Knex.QueryBuilder) => q.whereIn('status', FINISHED_STATUSES).andWhere('processed_at', '<', cutoff);
     let deleted = 0;
     for (;;) {
       const rows: Array<{ seq: number; delivery_id: string }> = await this.db('webhook_deliveries')
-        .whereIn('status', ['processed', 'ignored', 'failed'])
-        .andWhere('processed_at', '<', cutoff)
+        .modify(endedBefore)
         .orderBy('seq')
         .limit(chunk)
         .select('seq', 'delivery_id');
       if (!rows.length) return deleted;
       await this.db.transaction(async (trx) => {
         // Conditions again: a delivery replayed since the select is pending, and stays.
-        deleted += await trx('webhook_deliveries')
-          .whereIn('seq', rows.map((r) => r.seq))
-          .whereIn('status', ['processed', 'ignored', 'failed'])
-          .andWhere('processed_at', '<', cutoff)
-          .delete();
+        deleted += await trx('webhook_deliveries').whereIn('seq', rows.map((r) => r.seq)).modify(endedBefore).delete();
         await trx('command_replies')
           .whereIn('delivery_id', rows.map((r) => r.delivery_id))
           .whereNotExists((q) => q.select(trx.raw('1')).from('webhook_deliveries as d').whereRaw('d.delivery_id = command_replies.delivery_id'))

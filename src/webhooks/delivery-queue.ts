@@ -40,7 +40,10 @@ function deliveryJobs(queue: Queue): (deliveryId: string, timestamp: number) => 
  * no job, which recovery finds and queues.
  */
 export class DeliveryQueue {
-  /** Single deliveries (replays, recovery) arriving together share a round trip too. */
+  /**
+   * Deliveries queued together share one round trip: ingest's second stage (one batch at a time,
+   * so batches grow with the load), replays and recovery alike.
+   */
   private readonly adds: Coalescer<string, boolean>;
   private jobOf?: (deliveryId: string, timestamp: number) => JobJson;
 
@@ -48,7 +51,7 @@ export class DeliveryQueue {
     this.adds = new Coalescer(async (ids) => {
       const queued = await this.enqueueMany(ids);
       return ids.map(() => queued);
-    }, { maxInFlight: 2, maxBatch: 100 });
+    }, { maxInFlight: 1, maxBatch: 200 });
   }
 
   /** True when queued; false when Redis is unreachable (the delivery is `received`, for recovery). */

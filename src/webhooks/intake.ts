@@ -15,9 +15,13 @@ export type IntakeOutcome = 'duplicate' | 'queued' | 'received' | 'ignored';
  */
 export class DeliveryIntake {
   private readonly inserts: Coalescer<NewDelivery, boolean>;
-  private readonly adds: Coalescer<string, boolean>;
 
-  constructor(store: DeliveryStore, queue: DeliveryQueue, opts = { maxInFlight: 1, maxBatch: 200 }) {
+  constructor(
+    store: DeliveryStore,
+    /** Its own group commit is the second stage. */
+    private readonly queue: DeliveryQueue,
+    opts = { maxInFlight: 1, maxBatch: 200 },
+  ) {
     this.inserts = new Coalescer(async (batch) => {
       const fresh = await store.insertMany(batch);
       // The first of several same-id deliveries in a batch is the new one; the rest are repeats.
@@ -28,15 +32,11 @@ export class DeliveryIntake {
         return first;
       });
     }, opts);
-    this.adds = new Coalescer(async (ids) => {
-      const queued = await queue.enqueueMany(ids);
-      return ids.map(() => queued);
-    }, opts);
   }
 
   async submit(delivery: NewDelivery): Promise<IntakeOutcome> {
     if (!(await this.inserts.submit(delivery))) return 'duplicate';
     if (delivery.ignoredReason !== undefined) return 'ignored';
-    return (await this.adds.submit(delivery.id)) ? 'queued' : 'received';
+    return (await this.queue.enqueue(delivery.id)) ? 'queued' : 'received';
   }
 }
