@@ -48,8 +48,9 @@ interface Movers {
 const APPROVERS: Movers = { who: ['gitea', 'rest'], by: 'a review approval, /approve or REST' };
 
 /**
- * SPEC §2's "by" column: who may make each move. A move not listed here is governed by its
- * target alone (BY_TARGET); only Gitea's merge facts set staging or production.
+ * SPEC §2's "by" column: who may make each move into the other states; moves into staging,
+ * production and cancelled are governed by their target alone (BY_TARGET): only Gitea's merge
+ * facts set staging or production.
  */
 const MOVERS: Partial<Record<`${TaskState}>${TaskState}`, Movers>> = {
   'backlog>in_progress': { who: ['agent:claim', 'gitea', 'rest'], by: 'a claim (get_next_task), the first push to the task branch or REST' },
@@ -79,15 +80,16 @@ const describeMover = (m: Mover) => (m.via ? `${m.source} (${m.via})` : m.source
 /** Why a move is refused, or null when it is allowed. A move to the current state is not a move. */
 export function refusal(from: TaskState, to: TaskState, mover: TransitionSource | Mover): string | null {
   const m: Mover = typeof mover === 'string' ? { source: mover } : mover;
+  // A request made a particular way (a claim, a question, an answer) may make only the moves listed for that way.
+  const may = (movers: Movers) => movers.who.includes(m.via ? `${m.source}:${m.via}` : m.source);
+  // Targets only some may set (merge facts, cancelling) are refused first, from whatever state.
+  const byTarget = BY_TARGET[to];
+  if (byTarget && !may(byTarget)) return `only ${byTarget.by} moves a task to ${to}`;
   if (!ALLOWED_FROM[to].includes(from)) {
     return `a task in ${from} cannot move to ${to} (${to} is entered from ${ALLOWED_FROM[to].join(', ')})`;
   }
-  // Every allowed move has its movers: by the pair, or (staging, production, cancelled) by the target.
-  const movers = MOVERS[`${from}>${to}`] ?? BY_TARGET[to]!;
-  // A request made a particular way (a claim, a question, an answer) may make only the moves listed for that way.
-  if (!movers.who.includes(m.via ? `${m.source}:${m.via}` : m.source)) {
-    return `${describeMover(m)} cannot move a task from ${from} to ${to}: that is done by ${movers.by}`;
-  }
+  const movers = MOVERS[`${from}>${to}`];
+  if (movers && !may(movers)) return `${describeMover(m)} cannot move a task from ${from} to ${to}: that is done by ${movers.by}`;
   if (from === 'in_progress' && to === 'ready_to_test' && m.source !== 'system' && m.previews !== false) {
     return `a task of a project with previews moves to ready_to_test when the preview of its PR's head is available`;
   }
