@@ -37,17 +37,23 @@ export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: C
   if (!commands.length) {
     // An answer passed on earlier (its thanks perhaps not posted yet) is not taken for a new one.
     const recorded = await deps.commandReplies.of(ctx.id);
+    let mayAnswer = true;
     if (!recorded.has(0)) {
       if (task.state !== 'needs_input') return ignored('no command');
       const text = plainText(body);
       if (!text) return ignored('empty reply');
-      if (!(await deps.permissions.canWrite(ctx.project.repo, author))) return ignored(`${author} may not answer (no write access)`);
+      mayAnswer = await deps.permissions.canWrite(ctx.project.repo, author);
     }
     await replyOnce(ctx, deps, index, recorded, 0, async () => {
+      // Answering moves the task on, so it takes what a state-changing command takes.
+      if (!mayAnswer) {
+        return `Sorry @${author}, only people with write access to ${ctx.project.repo} can answer the question of task ${task.id}; your comment was not passed to the agent.`;
+      }
       await deps.tasks.answer(task.id, plainText(body), { actor: author, source: 'gitea', deliveryId: ctx.id });
       return `Thanks @${author}, your answer was passed to the agent working on task ${task.id}.`;
     });
-    return processed(`answer to task ${task.id} from ${author}`);
+    if (recorded.has(0)) return processed(`reply of ${author} to task ${task.id} handled before`);
+    return processed(mayAnswer ? `answer to task ${task.id} from ${author}` : `reply of ${author} to task ${task.id} refused (no write access)`);
   }
 
   const recorded = await deps.commandReplies.of(ctx.id);

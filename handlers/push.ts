@@ -19,6 +19,13 @@ export const push: WebhookHandler<PushPayload> = {
       const environment = branch === project.stagingBranch ? 'staging' : 'production';
       const application = environment === 'staging' ? project.argocdApplication : project.argocdProductionApplication;
       if (!application) return processed(`push to ${branch} recorded; no Argo CD application configured for ${environment}`);
+      // aiworker's own merges (merge train, promotion) queue this sync themselves, naming the tasks
+      // they landed; Gitea sends this push while the merge call is still running, so a sync queued
+      // here would win the shared job id and publish deploy:started without them.
+      const pusher = (p.pusher ?? p.sender).login;
+      if (pusher && pusher === (await deps.botLogin())) {
+        return processed(`push to ${branch} by aiworker's own merge recorded; that merge queues the ${environment} sync with its tasks`);
+      }
       const jobId = await deps.jobs.syncEnvironment(project.id, environment, p.after);
       return processed(`push to ${branch} queued ${environment} sync ${jobId}`);
     }

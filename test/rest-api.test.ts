@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createProject, createTask, moveTask, startTestService, TEST_API_TOKEN, type TestService } from './support/service.js';
+import { pageQuery } from '../src/pagination.js';
 
 describe('REST API', function () {
   let svc: TestService;
@@ -107,7 +108,13 @@ describe('REST API', function () {
       const page = await svc.api('GET', `/api/tasks?projectId=${other.id}&limit=1&offset=1`);
       expect(page.body.tasks.map((t: any) => t.title)).to.deep.equal(['two']);
       expect(page.body.total).to.equal(2);
-      expect((await svc.api('GET', '/api/tasks?limit=1001')).status).to.equal(400);
+      // Over the cap is served at the cap, as Gitea does; nonsense is refused.
+      const capped = await svc.api('GET', `/api/tasks?projectId=${other.id}&limit=5000`);
+      expect(capped.status).to.equal(200);
+      expect(capped.body.total).to.equal(2);
+      expect(pageQuery.parse({ limit: '5000' }).limit).to.equal(1000);
+      expect(pageQuery.parse({}).limit).to.equal(100);
+      for (const bad of ['0', '-1', '1.5', 'abc']) expect((await svc.api('GET', `/api/tasks?limit=${bad}`)).status, bad).to.equal(400);
       expect((await svc.api('GET', '/api/tasks?state=done')).status).to.equal(400);
     });
 

@@ -78,6 +78,22 @@ describe('webhook handlers', function () {
       expect(jobs).to.include('environment-sync:staging');
       expect(jobs).to.include('environment-sync:production');
     });
+
+    it("a push made by aiworker's own merge leaves the sync to that merge, which names its tasks", async () => {
+      const after = 'b'.repeat(40);
+      const syncOf = async () =>
+        (await svc.queues.get('deploy').getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.name === 'environment-sync' && j.data.revision === after);
+      const bySelf = (p: any) => {
+        p.after = after;
+        p.pusher.login = p.sender.login = 'aiworker-bot';
+      };
+      const delivered = await send('push.staging', { mutate: bySelf });
+      expect(delivered.status).to.equal('processed');
+      expect(await syncOf()).to.have.length(0);
+      // The same push by a person queues the sync as before.
+      await send('push.staging', { mutate: (p: any) => (p.after = after) });
+      expect(await syncOf()).to.have.length(1);
+    });
   });
 
   describe('pull requests', () => {
@@ -305,6 +321,23 @@ describe('webhook handlers', function () {
       expect(after.state).to.equal('in_progress');
       expect(after.questions[1]).to.include({ answer: 'Navy, please.' });
       expect(gitea.comments).to.have.length(2);
+    });
+
+    it('a reply from someone without write access is answered politely and answers nothing; a replay posts nothing more', async () => {
+      const t = await prTask(49);
+      await svc.tasks.ask(t.id, null, 'Which colour?', 'agent');
+      const delivered = await send('issue_comment.pr', { taskId: t.id, prNumber: 49, mutate: comment('Red!', 'mallory') });
+      expect(delivered.status).to.equal('processed');
+      const after = await task(t.id);
+      expect(after.state).to.equal('needs_input');
+      expect(after.questions[0].answer).to.equal(null);
+      expect(gitea.comments).to.have.length(1);
+      expect(gitea.comments[0].body).to.match(/Sorry @mallory, only people with write access .* can answer the question of task \d+/);
+      expect(gitea.permissionAsks).to.include('mallory');
+      expect((await svc.api('POST', `/api/webhooks/deliveries/${delivered.id}/replay`)).status).to.equal(202);
+      await svc.settled(delivered.id);
+      expect(gitea.comments).to.have.length(1);
+      expect((await task(t.id)).state).to.equal('needs_input');
     });
 
     it('/cancel cancels and tears the preview down; /preview queues a redeploy; /stage refuses an unapproved task', async () => {

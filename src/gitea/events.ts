@@ -66,6 +66,8 @@ export interface PushPayload {
   after: string;
   commits?: Array<{ id: string; message: string }>;
   repository: GiteaRepo;
+  /** Who pushed: for a merge made through the API, the token's user. */
+  pusher?: GiteaUser;
   sender: GiteaUser;
 }
 export interface CreatePayload {
