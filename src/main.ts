@@ -86,15 +86,27 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Listens on port; shutdown closes the server, finishing in-flight requests. */
-async function listen(server: http.Server, port: number, shutdown: Shutdown): Promise<string> {
+/**
+ * Listens on port; shutdown closes the server, finishing in-flight requests for up to `drainMs`
+ * (half the shutdown grace period, so the steps after it still have time).
+ */
+async function listen(server: http.Server, port: number, shutdown: Shutdown, drainMs: number): Promise<string> {
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, () => resolve());
   });
   shutdown.add('http', () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    // A keep-alive connection busy at close() turns idle once its answer is sent, and would then
+    // hold the close for the whole keep-alive timeout: idle ones are swept until all are gone, and
+    // whatever is still open after drainMs (a stalled client) is cut.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
   }));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -288,7 +300,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
     const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
-    url = await listen(server, config.port, shutdown);
+    url = await listen(server, config.port, shutdown, config.shutdownGraceMs / 2);
     shutdown.add('feed', () => liveFeed.close());
     // Closed before HTTP drains, so waiting check_response calls answer first.
     shutdown.add('mcp answers', () => answers.close());
@@ -296,7 +308,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   } else {
     // A worker serves only its health and metrics, for probes and scrapes.
     const app = createApp({ log, metrics, apiToken: null, publicRoutes: [health], apiRoutes: [] });
-    url = await listen(http.createServer(app.callback()), config.port, shutdown);
+    url = await listen(http.createServer(app.callback()), config.port, shutdown, config.shutdownGraceMs / 2);
     log.info({ url }, 'worker health and metrics listening');
   }
 

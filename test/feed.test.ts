@@ -483,10 +483,15 @@ describe('event feed (Socket.IO)', function () {
       expect(script).to.include('"backlog","in_progress","needs_input","ready_to_test","approved","staging","production","cancelled"');
       expect(() => new Function(script), 'the script parses').to.not.throw();
 
-      expect((await fetch(`${svc.url}/dashboard/dashboard.css`)).headers.get('content-type')).to.equal('text/css; charset=utf-8');
+      const css = await fetch(`${svc.url}/dashboard/dashboard.css`);
+      expect(css.headers.get('content-type')).to.equal('text/css; charset=utf-8');
+      expect(await css.text()).to.not.equal('');
       const client = await fetch(`${svc.url}/socket.io/socket.io.min.js`);
       expect(client.status).to.equal(200);
-      expect((await fetch(`${svc.url}/dashboard/nope.js`)).status).to.equal(404);
+      expect(await client.text()).to.include('io');
+      const missing = await fetch(`${svc.url}/dashboard/nope.js`);
+      expect(missing.status).to.equal(404);
+      await missing.arrayBuffer();
     });
   });
 });

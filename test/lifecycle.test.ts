@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dropTestState, eventually, uniqueName } from './support/service.js';
+import net from 'node:net';
+import { dropTestState, eventually, startTestService, uniqueName } from './support/service.js';
 import { giteaDelivery, TEST_WEBHOOK_SECRET } from './support/gitea-delivery.js';
 
 async function freePort(): Promise<number> {
@@ -64,5 +65,21 @@ describe('process lifecycle', function () {
     for (const line of lines) expect(() => JSON.parse(line), line).to.not.throw();
     expect(logs).to.not.include(TEST_WEBHOOK_SECRET);
     child = null;
+  });
+
+  it('stops even while a client stalls mid-request: its connection is cut after half the grace period', async () => {
+    const svc = await startTestService({ SHUTDOWN_GRACE_SECONDS: '2' });
+    const { port } = new URL(svc.url);
+    const stalled = net.connect(Number(port), '127.0.0.1');
+    await new Promise((r) => stalled.once('connect', r));
+    const closed = new Promise((r) => stalled.once('close', r));
+    stalled.on('error', () => {});
+    // Headers and part of the body, then nothing: without a cut the server would wait for it (minutes).
+    stalled.write('POST /webhooks/gitea HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = svc.cleanup().then(() => 'stopped');
+    const outcome = await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still waiting'), 8000))]);
+    expect(outcome).to.equal('stopped');
+    await closed;
   });
 });
