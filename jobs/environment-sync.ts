@@ -3,7 +3,9 @@ import { unitOfWork, type UnitOfWorkDeps } from '../src/db/unit-of-work.js';
 import type { Deployment } from '../src/deployments/store.js';
 import { KubeApiError } from '../src/k8s/cluster.js';
 import type { Environment } from '../src/queue/scheduler.js';
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
+import type { Project } from '../src/projects/service.js';
+import type { Logger } from '../src/log.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 import { loadProject } from './lib/project.js';
 
@@ -32,6 +34,23 @@ const DEFAULT_SYNC_TIMEOUT_MS = 600_000;
 const KIND = 'sync';
 
 /**
+ * The task whose pull request's merge made `revision`, asked of Gitea (`GET …/commits/{sha}/pull`):
+ * a sync queued by a push (a merge made in Gitea's UI) names it too. Naming is a courtesy, so
+ * anything Gitea cannot answer leaves the list empty rather than holding the sync up.
+ */
+async function tasksMergedAt(deps: JobDeps, project: Project, revision: string | null, log: Logger): Promise<number[]> {
+  if (!revision || !deps.gitea) return [];
+  try {
+    const pull = await deps.gitea.mergedPullOf(project.owner, project.repoName, revision);
+    const task = pull && (await deps.tasks.findByPr(project.id, pull.number));
+    return task ? [task.id] : [];
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not ask Gitea which pull request made this revision; the sync names no task');
+    return [];
+  }
+}
+
+/**
  * Syncs a project's Argo CD Application for staging or production (an `operation.sync` on the
  * Application) and follows it to its end, recording a deployment and publishing deploy:started and
  * deploy:completed. Without Kubernetes it records a dry-run and says so.
@@ -41,7 +60,6 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
   name: 'environment-sync',
   async process(job, deps): Promise<EnvironmentSyncResult> {
     const { projectId, environment, revision } = job.data;
-    const taskIds = job.data.taskIds ?? [];
     const log = deps.log.child({ jobId: job.id, projectId, environment, revision });
     const project = await loadProject(deps, projectId);
     const application = environment === 'staging' ? project.argocdApplication : project.argocdProductionApplication;
@@ -68,8 +86,11 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
 
     // A retry after a crash or a failed poll resumes its running deployment; a re-run (/retry) starts a new one.
     const earlier = await store.findByJob(job.id!, KIND);
+    const resuming = earlier?.status === 'running';
+    // The tasks a merge train or promotion landed; for a push-queued sync, those Gitea names.
+    const taskIds = resuming ? [] : job.data.taskIds?.length ? job.data.taskIds : await tasksMergedAt(deps, project, revision, log);
     const deployment =
-      earlier?.status === 'running'
+      resuming
         ? earlier
         : await unitOfWork(uow, async (tx) => {
             const created = await store.create(

@@ -247,6 +247,18 @@ describe('GiteaClient', () => {
       scope.done();
     });
 
+    it('mergedPullOf reads GET /commits/{sha}/pull, and returns null on 404', async () => {
+      const sha = 'c'.repeat(40);
+      const scope = gitea()
+        .get(`${REPO}/commits/${sha}/pull`)
+        .reply(200, pull(9, 'task-14-x', 'staging'))
+        .get(`${REPO}/commits/${'d'.repeat(40)}/pull`)
+        .reply(404, apiError('not found'));
+      assert.equal((await makeClient().mergedPullOf('acme', 'webapp', sha))?.number, 9);
+      assert.equal(await makeClient().mergedPullOf('acme', 'webapp', 'd'.repeat(40)), null);
+      scope.done();
+    });
+
     it('listPulls passes state, limit and page as query parameters', async () => {
       const scope = gitea()
         .get(`${REPO}/pulls`)

@@ -46,6 +46,8 @@ interface FakePull {
   title: string;
   body: string;
   mergeBase: string;
+  /** The commit its merge made. */
+  mergeSha?: string;
 }
 
 type Reply = [number, unknown?];
@@ -145,8 +147,15 @@ class FakeRepo {
         if (body.head_commit_id && body.head_commit_id !== pull.headSha) return [409, { message: 'head out of date', url: '' }];
         pull.merged = true;
         pull.state = 'closed';
-        this.branches.set(pull.base, nextSha());
+        pull.mergeSha = nextSha();
+        this.branches.set(pull.base, pull.mergeSha);
         return [200];
+      })
+      .get(new RegExp(`^${base}/commits/[0-9a-f]+/pull$`))
+      .reply((uri) => {
+        const sha = path(uri).split('/')[2];
+        const pull = [...this.pulls.values()].find((p) => p.mergeSha === sha);
+        return this.take(`GET /commits/${sha}/pull`) ?? (pull ? [200, this.pullJson(pull)] : notFound);
       })
       .get(new RegExp(`^${base}/pulls/\\d+$`))
       .reply((uri) => {
@@ -591,6 +600,28 @@ describe('staging merge train, promotion and Argo CD sync', function () {
   });
 
   describe('the environment-sync job (Argo CD)', () => {
+    it("a sync queued by a push names the task whose pull request Gitea says made the revision, and none when Gitea names none or fails", async () => {
+      const { project: p, fake } = await project({ argocdApplication: 'train-staging-ui' });
+      const t = await approvedTask(p.id, fake, 91);
+      // Merged in Gitea's UI: the push to staging is all that queues the sync, with no task ids.
+      const merged = fake.pulls.get(91)!;
+      Object.assign(merged, { merged: true, state: 'closed', mergeSha: nextSha() });
+      fake.branches.set('staging', merged.mergeSha!);
+      const unknown = nextSha();
+      const refused = nextSha();
+      fake.script(`GET /commits/${refused}/pull`, [403, { message: 'token does not have at least one of required scope(s): [read:repository]', url: '' }]);
+      for (const revision of [merged.mergeSha!, unknown, refused]) {
+        argoSync('train-staging-ui', { phase: 'Succeeded', message: 'successfully synced' }, (r) => r === revision);
+        const { state, job } = await finished('deploy', await svc.jobs.syncEnvironment(p.id, 'staging', revision));
+        expect(state, job.failedReason).to.equal('completed');
+      }
+      expect((await deployEvents(p.id)).filter((e: any) => e.type === 'deploy:started')).to.deep.equal([
+        { type: 'deploy:started', environment: 'staging', taskIds: [t.id] },
+        { type: 'deploy:started', environment: 'staging', taskIds: [] },
+        { type: 'deploy:started', environment: 'staging', taskIds: [] },
+      ]);
+    });
+
     it('syncs the staging Application to the revision, follows it to Succeeded and publishes deploy:started/completed', async () => {
       const { project: p, fake } = await project({ argocdApplication: 'train-staging-ok' });
       const t = await approvedTask(p.id, fake, 81);

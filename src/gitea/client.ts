@@ -176,6 +176,11 @@ export class GiteaClient {
     return this.#json('GET', `${repoPath(owner, repo)}/pulls/${index}`);
   }
 
+  /** The merged PR whose merge made commit `sha` (`GET …/commits/{sha}/pull`), or null. */
+  mergedPullOf(owner: string, repo: string, sha: string): Promise<GiteaPullRequest | null> {
+    return nullOn404(this.#json<GiteaPullRequest>('GET', `${repoPath(owner, repo)}/commits/${seg(sha)}/pull`));
+  }
+
   /** The open PR from `head` into `base` (Gitea 1.22+); `head` may be `owner:branch` for a fork. */
   findPull(owner: string, repo: string, base: string, head: string): Promise<GiteaPullRequest | null> {
     return nullOn404(this.#json<GiteaPullRequest>('GET', `${repoPath(owner, repo)}/pulls/${seg(base)}/${refPath(head)}`));
