@@ -5,7 +5,7 @@ export interface Page {
   offset: number;
 }
 
-export const MAX_PAGE = 1000;
+const MAX_PAGE = 1000;
 
 /**
  * Every list answer pages the same way: limit (default 100) and offset. A limit over 1000 is
