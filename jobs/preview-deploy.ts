@@ -190,8 +190,9 @@ async function finishDryRun(run: Run, manifests: KubeObject[]): Promise<Outcome>
         `aiworker rendered the ${manifests.length} objects it would apply to namespace \`${namespace}\` and stored them with deployment ${deployment.id}.`,
     );
   }
+  // Gitea's `warning`, never `success`: the manifests rendered, but nothing runs.
   await setPreviewStatus(deps, log, run.project, sha, {
-    state: 'success',
+    state: 'warning',
     description: `dry-run: ${manifests.length} manifests rendered, nothing deployed`,
   });
   return { status: 'dry-run', deploymentId: deployment.id, commitSha: sha, url: null, current };

@@ -512,13 +512,14 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
   it('dry-run (no cluster): renders and stores the manifests, says dry-run, and deploys nothing', async () => {
     const { svc: s, project, task } = await start(null);
     const log: GiteaLog = { statuses: [], comments: [] };
-    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
+    expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'warning']]);
     expectNewComment(log, 12);
 
     const job = await deployOpened(s, task.id, 'the dry-run reports');
 
     expect(job.returnvalue).to.include({ status: 'dry-run', url: null });
     expect(log.statuses.every((st) => st.description.startsWith('dry-run:'))).to.equal(true);
+    expect(log.statuses.map((st) => st.state), 'a dry-run is never success').to.deep.equal(['pending', 'warning']);
     expect(log.statuses[1].target_url ?? '').to.equal('');
     expect(log.comments[0].body).to.contain('dry-run').and.not.to.contain('https://task-');
     // Nothing pretends to be deployed.
