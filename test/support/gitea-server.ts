@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { LocalStandIn, sendJson } from './local-server.js';
+import { GiteaOAuth, giteaUser, type OAuthReply } from './gitea-oauth.js';
 
 export const GITEA_TOKEN = 'loopback-gitea-token';
 export const BOT_LOGIN = 'aiworker-bot';
@@ -22,7 +23,9 @@ export interface GiteaStatus {
  * A loopback Gitea answering the calls handlers and jobs make — comments (post, edit), commit
  * statuses, collaborator permissions, version, user — with Gitea's response shapes
  * (swagger.v1.json), recording what it was sent. A real server, unlike nock, so services in other
- * processes can use it (GITEA_URL = url). `failComments` makes every comment call answer an error.
+ * processes and browsers can use it (GITEA_URL = url). `failComments` makes every comment call
+ * answer an error. It is also the OAuth2 provider people sign in with (`oauth`, see gitea-oauth.ts):
+ * `consoleEnv(publicUrl)` registers the application and gives the settings of a service using it.
  */
 export class GiteaServer extends LocalStandIn {
   readonly comments: GiteaComment[] = [];
@@ -33,8 +36,11 @@ export class GiteaServer extends LocalStandIn {
   failComments: number | null = null;
   /** Scripted failures: the next `pass` comment calls succeed, then `fail` calls answer `status`. */
   private commentScript: { pass: number; fail: number; status: number } | null = null;
+  /** Permissions by login, and by `owner/repo` then login (a repository's own answer wins). */
   private readonly permissions = new Map<string, string>();
+  private readonly repoPermissions = new Map<string, Map<string, string>>();
   private nextId = 1000;
+  readonly oauth = new GiteaOAuth();
 
   /** Lets the next `pass` comment calls succeed, then fails `fail` of them with `status`. */
   scriptComments(pass: number, fail: number, status = 500): void {
@@ -46,13 +52,27 @@ export class GiteaServer extends LocalStandIn {
     return { GITEA_URL: this.url, GITEA_TOKEN, GITEA_BOT_LOGIN: BOT_LOGIN };
   }
 
-  setPermission(login: string, permission: string): void {
-    this.permissions.set(login, permission);
+  /**
+   * The settings of a service whose console signs people in with this Gitea: registers the OAuth2
+   * application with redirect URI `<publicUrl>/auth/callback`.
+   */
+  consoleEnv(publicUrl: string): Record<string, string> {
+    const app = this.oauth.register(`${publicUrl.replace(/\/+$/, '')}/auth/callback`);
+    return { ...this.env(), PUBLIC_URL: publicUrl, GITEA_OAUTH_CLIENT_ID: app.clientId, GITEA_OAUTH_CLIENT_SECRET: app.clientSecret };
+  }
+
+  /** What `GET …/collaborators/{login}/permission` answers: for every repository, or for `repo` ("owner/name") only. */
+  setPermission(login: string, permission: string, repo?: string): void {
+    if (!repo) return void this.permissions.set(login, permission);
+    const key = repo.toLowerCase();
+    if (!this.repoPermissions.has(key)) this.repoPermissions.set(key, new Map());
+    this.repoPermissions.get(key)!.set(login, permission);
   }
 
   protected answer(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://gitea.invalid');
+    const path = url.pathname;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -60,16 +80,26 @@ export class GiteaServer extends LocalStandIn {
         this.requests.push({ method, path, status });
         sendJson(res, status, body);
       };
-      if (req.headers.authorization !== `token ${GITEA_TOKEN}`) return send(401, { message: 'token is required', url: `${this.url}/api/swagger` });
-      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+      const raw = Buffer.concat(chunks).toString('utf8');
+      if (path.startsWith('/login/oauth/')) return this.answerOAuth(res, method, path, url.searchParams, req.headers, raw);
+      const credential = /^(?:token|bearer)\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const holder = credential && credential !== GITEA_TOKEN ? this.oauth.tokenHolder(credential) : null;
+      if (holder) {
+        // A person's OAuth2 access token: scoped to read:user, it reads who they are and nothing else.
+        if (method === 'GET' && path === '/api/v1/user' && /(^|[ ,])(read|write):user\b/.test(holder.scope)) return send(200, giteaUser(holder.person, this.url));
+        return send(403, { message: `token does not have at least one of required scope(s), required=[read:repository], token scope=${holder.scope}`, url: `${this.url}/api/swagger` });
+      }
+      if (credential !== GITEA_TOKEN) return send(401, { message: 'token is required', url: `${this.url}/api/swagger` });
+      const body = raw ? JSON.parse(raw) : null;
       const now = new Date().toISOString();
 
       if (method === 'GET' && path === '/api/v1/version') return send(200, { version: '1.25.4' });
       if (method === 'GET' && path === '/api/v1/user') return send(200, user(99, BOT_LOGIN));
-      const permission = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/collaborators\/([^/]+)\/permission$/.exec(path);
+      const permission = /^\/api\/v1\/repos\/([^/]+\/[^/]+)\/collaborators\/([^/]+)\/permission$/.exec(path);
       if (method === 'GET' && permission) {
-        const login = decodeURIComponent(permission[1]!);
-        const granted = this.permissions.get(login);
+        const login = decodeURIComponent(permission[2]!);
+        const repo = decodeURIComponent(permission[1]!).toLowerCase();
+        const granted = this.repoPermissions.get(repo)?.get(login) ?? this.permissions.get(login);
         if (!granted) return send(404, { message: 'user does not exist', url: `${this.url}/api/swagger` });
         return send(200, { permission: granted, role_name: granted, user: user(2, login) });
       }
@@ -100,6 +130,25 @@ export class GiteaServer extends LocalStandIn {
       send(404, { message: 'not found', url: `${this.url}/api/swagger` });
     });
   }
+
+  private answerOAuth(res: http.ServerResponse, method: string, path: string, query: URLSearchParams, headers: http.IncomingHttpHeaders, raw: string): void {
+    let reply: OAuthReply;
+    if (method === 'GET' && path === '/login/oauth/authorize') reply = this.oauth.authorize(query);
+    else if (method === 'POST' && path === '/login/oauth/access_token') {
+      // Gitea binds the form from either encoding.
+      const form = /json/.test(headers['content-type'] ?? '') ? (JSON.parse(raw || '{}') as Record<string, string>) : Object.fromEntries(new URLSearchParams(raw));
+      reply = this.oauth.accessToken(form, headers.authorization);
+    } else reply = { kind: 'html', status: 404, text: 'not found' };
+    this.requests.push({ method, path, status: reply.kind === 'redirect' ? 303 : reply.status });
+    if (res.destroyed) return;
+    if (reply.kind === 'json') return sendJson(res, reply.status, reply.body);
+    if (reply.kind === 'redirect') {
+      res.writeHead(303, { location: reply.location });
+      return void res.end();
+    }
+    res.writeHead(reply.status, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Gitea</title><p>${reply.text.replace(/</g, '&lt;')}</p>`);
+  }
 }
 
 export async function startGiteaServer(): Promise<GiteaServer> {
@@ -107,7 +156,7 @@ export async function startGiteaServer(): Promise<GiteaServer> {
 }
 
 function user(id: number, login: string) {
-  return { id, login, login_name: '', full_name: '', email: `${login}@noreply.gitea.test`, avatar_url: '', html_url: '', language: '', is_admin: false, username: login };
+  return giteaUser({ id, login });
 }
 
 function commentReply(id: number, body: string, at: string) {

@@ -20,6 +20,18 @@ export async function startLocalServer(handler: http.RequestListener): Promise<L
   };
 }
 
+/**
+ * A loopback port free right now, for a service whose own URL must be known before it starts
+ * (PUBLIC_URL, the OAuth2 redirect URI).
+ */
+export async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Answers with `body` as JSON, unless the client is gone. */
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   if (res.destroyed) return;
