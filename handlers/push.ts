@@ -4,12 +4,17 @@ import { recordHead, taskForBranch } from './lib/tasks.js';
 
 const ZERO_SHA = /^0+$/;
 
+export const TEST_DELIVERY_NOTE = "before equals after: this looks like Gitea's test delivery (the Test Delivery button); nothing moved, nothing synced";
+
 /** Pushes to task branches move their tasks; pushes to staging or the default branch drive the Argo CD sync. */
 export const push: WebhookHandler<PushPayload> = {
   eventTypes: ['push'],
   describe: 'task branch pushes (first push, stale approval); staging/default branch pushes (environment sync)',
   async handle(ctx, deps) {
     const p = ctx.payload;
+    // Gitea's "Test Delivery" sends the branch's latest commit as both before and after; no real
+    // push looks like that, and acting on it would sync production from a button press.
+    if (p.before === p.after) return ignored(TEST_DELIVERY_NOTE);
     if (!p.ref.startsWith('refs/heads/')) return ignored(`push to ${p.ref} (not a branch)`);
     if (ZERO_SHA.test(p.after)) return ignored('branch deleted');
     const branch = p.ref.slice('refs/heads/'.length);
