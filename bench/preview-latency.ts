@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { createKubeCluster } from '../src/k8s/cluster.js';
 import { feedChannel } from '../src/feed/publisher.js';
-import type { FeedEvent } from '../src/feed/events.js';
+import type { FeedEvent } from '../src/tasks/event-log.js';
 import { giteaDelivery } from '../test/support/gitea-delivery.js';
 import { startGiteaServer } from '../test/support/gitea-server.js';
 import { startKubeApiServer } from '../test/support/kube-api-server.js';

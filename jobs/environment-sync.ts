@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
-import { unitOfWork, type UnitOfWorkDeps } from '../src/db/unit-of-work.js';
+import { unitOfWork, type UnitOfWorkDeps } from '../src/tasks/unit-of-work.js';
 import type { Deployment } from '../src/deployments/store.js';
-import { KubeApiError } from '../src/k8s/cluster.js';
+import { KubeApiError } from '../src/k8s/api.js';
 import type { Environment } from '../src/queue/scheduler.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import type { Project } from '../src/projects/service.js';

@@ -1,7 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import { DeploymentStore, type Deployment } from '../src/deployments/store.js';
-import { KubeApiError, RolloutFailedError, RolloutTimeoutError } from '../src/k8s/cluster.js';
+import { KubeApiError } from '../src/k8s/api.js';
+import { RolloutFailedError, RolloutTimeoutError } from '../src/k8s/cluster.js';
 import {
   PREVIEW_NAME,
   previewHost,
@@ -13,7 +14,7 @@ import {
 import type { Logger } from '../src/log.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task, TaskRow } from '../src/tasks/model.js';
-import type { Tx } from '../src/db/unit-of-work.js';
+import type { Tx } from '../src/tasks/unit-of-work.js';
 import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';

@@ -6,11 +6,11 @@ import type { DeliveryStore } from '../src/webhooks/deliveries.js';
 import type { HandlerDeps } from '../handlers/types.js';
 import type { Config } from '../src/config.js';
 import type { GiteaClient } from '../src/gitea/client.js';
-import type { PreviewCluster } from '../src/k8s/cluster.js';
+import type { KubeCluster } from '../src/k8s/cluster.js';
 import type { Metrics } from '../src/metrics.js';
 import type { Db } from '../src/db/connect.js';
 import type { Cache } from '../src/cache.js';
-import type { FeedPublisher } from '../src/feed/publisher.js';
+import type { EventPublisher } from '../src/tasks/event-log.js';
 import type { DeploymentStore } from '../src/deployments/store.js';
 import type { MergeRunStore } from '../src/merges/runs.js';
 import type { AgentService } from '../src/agents/service.js';
@@ -25,7 +25,7 @@ export interface JobDeps extends HandlerDeps {
   config: Config;
   db: Db;
   cache: Cache;
-  feed: FeedPublisher;
+  feed: EventPublisher;
   deployments: DeploymentStore;
   mergeRuns: MergeRunStore;
   metrics: Metrics;
@@ -34,7 +34,7 @@ export interface JobDeps extends HandlerDeps {
   /** Null when Gitea is not configured: comments and statuses are logged instead. */
   gitea: GiteaClient | null;
   /** Null when Kubernetes is not configured: previews and syncs run as dry-runs. */
-  cluster: PreviewCluster | null;
+  cluster: KubeCluster | null;
 }
 
 export interface JobDefinition<D = Record<string, unknown>> {

@@ -20,7 +20,7 @@ import { PendingWorkRecovery } from './webhooks/recovery.js';
 import { JobOutbox } from './queue/outbox.js';
 import { DeliveryIntake } from './webhooks/intake.js';
 import { GiteaClient } from './gitea/client.js';
-import { createKubeCluster, type PreviewCluster } from './k8s/cluster.js';
+import { createKubeCluster, type KubeCluster } from './k8s/cluster.js';
 import { BacklogAnnouncer } from './tasks/backlog-announcer.js';
 import { Replier } from './gitea/replies.js';
 import { CommandReplies } from './gitea/command-replies.js';
@@ -62,7 +62,7 @@ export interface ServiceOverrides {
   /** Gitea client tuning (tests shorten retries and timeouts). */
   gitea?: { retries?: number; timeoutMs?: number; retryBaseMs?: number };
   /** A cluster to use instead of the one KUBECONFIG describes (tests). */
-  cluster?: PreviewCluster | null;
+  cluster?: KubeCluster | null;
 }
 
 export interface Service {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createProject, createTask, startTestService, TEST_FEED_TOKEN, type TestService } from './support/service.js';
 import { giteaDelivery } from './support/gitea-delivery.js';
-import { appendEvent, type NewEvent } from '../src/feed/events.js';
+import { appendEvent, type NewEvent } from '../src/tasks/event-log.js';
 import { RedisFeedPublisher } from '../src/feed/publisher.js';
 import { TASK_STATES } from '../src/tasks/states.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { io as connectClient, type Socket } from 'socket.io-client';
-import { appendEvent, eventsAfter } from '../src/feed/events.js';
+import { appendEvent, eventsAfter } from '../src/tasks/event-log.js';
 import {
   createProject,
   createTask,

@@ -9,14 +9,8 @@ import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import nock from 'nock';
-import {
-  KubeApiError,
-  RolloutFailedError,
-  RolloutTimeoutError,
-  createKubeCluster,
-  loadKubeConfig,
-  type KubeClusterOptions,
-} from '../src/k8s/cluster.js';
+import { KubeApiError, loadKubeConfig } from '../src/k8s/api.js';
+import { RolloutFailedError, RolloutTimeoutError, createKubeCluster, type KubeClusterOptions } from '../src/k8s/cluster.js';
 import { renderPreview, type KubeObject } from '../src/k8s/manifests.js';
 import { kubeStatus, resourceList, tokenKubeConfig } from './support/kube-shapes.js';
 

@@ -8,7 +8,7 @@ import { BOT_MARKER, Replier } from '../src/gitea/replies.js';
 import { createMcpServer, type McpDeps } from '../src/mcp/server.js';
 import { AnswerWaiter, answersChannel, RedisAnswerNotifier } from '../src/mcp/answers.js';
 import { AGENT_LIVENESS, livenessEveryMs, scheduleAgentLiveness } from '../jobs/agent-liveness.js';
-import type { PreviewCluster } from '../src/k8s/cluster.js';
+import type { KubeCluster } from '../src/k8s/cluster.js';
 import { createLogger } from '../src/log.js';
 import { eventually, REDIS_URL } from './support/service.js';
 import { callTool, GITEA_TOKEN, GITEA_URL, startMcpHarness, toolError, type McpHarness } from './support/mcp-harness.js';
@@ -509,7 +509,7 @@ describe('MCP server', function () {
     it('names the preview URL when a cluster is configured', async () => {
       const task = await claimed(a);
       await h.deps.tasks.link(task.id, { pr_number: 6 });
-      const c = await connectInMemory({ ...h.deps, cluster: {} as PreviewCluster }, alice.id);
+      const c = await connectInMemory({ ...h.deps, cluster: {} as KubeCluster }, alice.id);
       const result = await callTool(c, 'trigger_preview', { taskId: task.id });
       expect(result).to.include({ previewUrl: `https://task-${task.id}.preview.localhost`, dryRun: false });
       await c.close();

@@ -3,7 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import nock from 'nock';
-import { createKubeCluster, type PreviewCluster } from '../src/k8s/cluster.js';
+import { createKubeCluster, type KubeCluster } from '../src/k8s/cluster.js';
 import { lockKeys } from '../src/queue/lock.js';
 import { MergeRunStore } from '../src/merges/runs.js';
 import type { QueueName } from '../src/queue/queues.js';
@@ -196,7 +196,7 @@ function kubeConfig(): KubeConfig {
 }
 
 /** The real cluster client; only its Argo CD poll interval is shortened (3 s by default) to keep tests fast. */
-function testCluster(): PreviewCluster {
+function testCluster(): KubeCluster {
   const real = createKubeCluster({ kubeConfig: kubeConfig(), argocdNamespace: 'argocd' });
   return {
     apply: (objects) => real.apply(objects),

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import { CACHE_TTL, gens } from '../cache.js';
-import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../db/unit-of-work.js';
+import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../tasks/unit-of-work.js';
 import type { Page } from '../pagination.js';
 import { notFound } from '../errors.js';
 
@@ -27,9 +28,9 @@ export interface Agent {
 }
 
 /** Every column but the token hash: what may be read to show an agent. */
-export const AGENT_COLUMNS = ['id', 'name', 'status', 'current_task_id', 'last_seen_at', 'created_at'] as const;
+const AGENT_COLUMNS = ['id', 'name', 'status', 'current_task_id', 'last_seen_at', 'created_at'] as const;
 
-export const toAgent = (r: AgentRow): Agent => ({
+const toAgent = (r: AgentRow): Agent => ({
   id: r.id,
   name: r.name,
   status: r.status,
@@ -37,6 +38,12 @@ export const toAgent = (r: AgentRow): Agent => ({
   lastSeenAt: r.last_seen_at ? new Date(r.last_seen_at).toISOString() : null,
   createdAt: new Date(r.created_at).toISOString(),
 });
+
+/** Every agent, read through `db` (which may be a transaction: the feed's snapshot reads them in its own view). */
+export async function listAgents(db: Knex): Promise<Agent[]> {
+  const rows = await db('agents').select(...AGENT_COLUMNS).orderBy('id', 'asc');
+  return (rows as AgentRow[]).map(toAgent);
+}
 
 /** Tokens are random and long, so a fast hash is enough; only the hash is stored. */
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -1,10 +1,6 @@
 import type { Redis } from '../redis.js';
 import type { Logger } from '../log.js';
-import type { FeedEvent } from './events.js';
-
-export interface FeedPublisher {
-  publish(events: FeedEvent[]): Promise<void>;
-}
+import type { EventPublisher, FeedEvent } from '../tasks/event-log.js';
 
 export const feedChannel = (prefix: string) => `${prefix}:feed`;
 
@@ -12,7 +8,7 @@ export const feedChannel = (prefix: string) => `${prefix}:feed`;
  * Events travel from any process (web or worker) to every web process over Redis pub/sub.
  * They are already durable in task_events, so a lost message is recovered by a client's replay.
  */
-export class RedisFeedPublisher implements FeedPublisher {
+export class RedisFeedPublisher implements EventPublisher {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,

@@ -10,17 +10,18 @@ import { AppError, notFound } from '../errors.js';
 import { safeEqual } from '../http/auth.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/service.js';
-import { AGENT_COLUMNS, toAgent, type Agent } from '../agents/service.js';
-import type { Deployment, DeploymentStore } from '../deployments/store.js';
-import { toTask, type Task, type TaskRow } from '../tasks/model.js';
-import { FEED_EVENT_TYPES, toFeedEvent, wireEvent, type EventRow, type FeedEvent } from './events.js';
+import type { DeploymentStore } from '../deployments/store.js';
+import { replayEvents, type FeedEvent } from '../tasks/event-log.js';
 import { feedChannel } from './publisher.js';
+import { OrderedRelay, parseFeedMessage } from './relay.js';
+import { readSnapshot, type FeedSnapshot } from './snapshot.js';
+import { ALL_ROOM, projectRoom, Subscription } from './subscription.js';
 
 export interface FeedDeps {
   db: Knex;
   /** Serves `getTask`, which the dashboard uses to refresh a card (PR links change without an event). */
-  tasks: TaskService;
-  deployments: DeploymentStore;
+  tasks: Pick<TaskService, 'find'>;
+  deployments: Pick<DeploymentStore, 'list'>;
   redisUrl: string;
   prefix: string;
   feedToken: string | null;
@@ -34,23 +35,6 @@ export interface Feed {
   close(): Promise<void>;
 }
 
-/**
- * The `subscribe` acknowledgement. `tasks` and `lastEventId` are SPEC §6; `agents` and
- * `deployments` are additions for the dashboard, which holds the feed token but not API_TOKEN.
- */
-export interface FeedSnapshot {
-  tasks: Task[];
-  lastEventId: number;
-  agents: Agent[];
-  deployments: Deployment[];
-}
-
-export const ALL_ROOM = 'all';
-export const projectRoom = (projectId: number) => `project:${projectId}`;
-
-/** Ids a socket remembers, so an event that reaches it both from the log and live is sent once. */
-const SEAM_WINDOW = 1000;
-const REPLAY_PAGE = 500;
 const RECENT_DEPLOYMENTS = 20;
 
 const subscribeInput = z
@@ -197,7 +181,7 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       sub
         .catchUp(async () => {
           await heard;
-          await replay(db, sub.projectId, sub.lastEventId, (e) => sub.deliver(e));
+          await replayEvents(db, sub.projectId, sub.lastEventId, (e) => sub.deliver(e));
         })
         .catch((err) => log.warn({ err }, 'feed catch-up failed'));
     }
@@ -216,57 +200,6 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       await Promise.allSettled([feedSub, adapterSub, adapterPub].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
-}
-
-/**
- * Publishes can overtake each other on their way here (two processes commit 11 then 12, and 12's
- * PUBLISH lands first), but ids are handed out in commit order (event_sequence), so when 12 arrives
- * every event below it that will ever exist is committed: the gap is read from the log and sent
- * first, and the late 11 is dropped. Every socket thus gets live events in eventId order.
- */
-class OrderedRelay {
-  private last: number | null = null;
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly db: Knex,
-    private readonly send: (event: FeedEvent) => void,
-    private readonly log: Logger,
-  ) {}
-
-  push(event: FeedEvent): void {
-    this.chain = this.chain.then(() => this.relay(event)).catch((err) => this.log.warn({ err }, 'feed relay failed'));
-  }
-
-  /**
-   * When the channel is (again) heard: everything up to the log's newest id is committed, so its
-   * late publishes are dropped here; sockets read those from the log afterwards (catch-up).
-   */
-  reset(): Promise<void> {
-    const done = this.chain.then(async () => {
-      const [row] = await this.db('task_events').max({ id: 'id' });
-      this.last = Number(row?.id ?? 0);
-    });
-    this.chain = done.catch((err) => {
-      this.last = null;
-      this.log.warn({ err }, 'feed relay could not read the newest event id');
-    });
-    return this.chain;
-  }
-
-  private async relay(event: FeedEvent): Promise<void> {
-    if (this.last !== null && event.eventId <= this.last) return;
-    if (this.last !== null && event.eventId > this.last + 1) {
-      try {
-        const rows = await this.db<EventRow>('task_events').where('id', '>', this.last).andWhere('id', '<', event.eventId).orderBy('id', 'asc');
-        for (const row of rows as EventRow[]) this.send(toFeedEvent(row));
-      } catch (err) {
-        this.log.warn({ err, from: this.last, to: event.eventId }, 'feed gap not filled; clients recover it by replay');
-      }
-    }
-    this.last = event.eventId;
-    this.send(event);
-  }
 }
 
 /** Why a handshake is refused, or null; the feed fails closed when FEED_TOKEN is not configured. */
@@ -289,160 +222,3 @@ function ackError(err: unknown, log: Logger): { code: string; message: string } 
   log.error({ err }, 'feed request failed');
   return { code: 'internal', message: 'internal error' };
 }
-
-function parseFeedMessage(message: string): FeedEvent | null {
-  try {
-    const event = JSON.parse(message) as FeedEvent;
-    const known = (FEED_EVENT_TYPES as readonly string[]).includes(event.type);
-    return known && Number.isInteger(event.eventId) && event.eventId > 0 ? event : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * One socket's subscription. While it reads the log (snapshot, replay, catch-up), live events are
- * held; afterwards they are released in eventId order, skipping any it already sent or that its
- * snapshot includes, so the seam between log and live stream has no gap and no duplicate.
- */
-class Subscription {
-  private live = false;
-  private closed = false;
-  private readonly held: FeedEvent[] = [];
-  /** Insertion-ordered, so the oldest ids are forgotten first. */
-  private readonly known = new Set<number>();
-  private runs: Promise<void> = Promise.resolve();
-  lastEventId = 0;
-
-  constructor(
-    private readonly socket: Socket,
-    readonly projectId: number | null,
-  ) {}
-
-  get room(): string {
-    return this.projectId === null ? ALL_ROOM : projectRoom(this.projectId);
-  }
-
-  offer(event: FeedEvent): void {
-    if (this.closed) return;
-    if (this.live) this.deliver(event);
-    else this.held.push(event);
-  }
-
-  deliver(event: FeedEvent): void {
-    if (this.closed || this.known.has(event.eventId)) return;
-    this.remember(event.eventId);
-    this.socket.emit(event.type, wireEvent(event));
-  }
-
-  /** Marks an event the client already has. */
-  remember(eventId: number): void {
-    this.known.add(eventId);
-    if (this.known.size > SEAM_WINDOW) this.known.delete(this.known.values().next().value!);
-    this.advance(eventId);
-  }
-
-  advance(eventId: number): void {
-    this.lastEventId = Math.max(this.lastEventId, eventId);
-  }
-
-  /** Reads from the log with live events held back; reads of one socket never overlap. */
-  catchUp(read: () => Promise<void>): Promise<void> {
-    const run = this.runs.then(async () => {
-      if (this.closed) return;
-      this.live = false;
-      try {
-        await read();
-      } finally {
-        this.release();
-      }
-    });
-    this.runs = run.catch(() => {});
-    return run;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.held.length = 0;
-  }
-
-  private release(): void {
-    this.live = true;
-    for (const event of this.held.splice(0).sort((a, b) => a.eventId - b.eventId)) this.deliver(event);
-  }
-}
-
-/** A project's board also shows events about no project (an agent going idle); without a project, everything. */
-function inScope(projectId: number | null) {
-  return (q: Knex.QueryBuilder) => {
-    if (projectId !== null) q.where((w) => w.where('project_id', projectId).orWhereNull('project_id'));
-  };
-}
-
-async function eventsPage(db: Knex, projectId: number | null, after: number, upTo?: number): Promise<FeedEvent[]> {
-  const rows = await db<EventRow>('task_events')
-    .modify(inScope(projectId))
-    .where('id', '>', after)
-    .modify((q) => {
-      if (upTo !== undefined) q.andWhere('id', '<=', upTo);
-    })
-    .orderBy('id', 'asc')
-    .limit(REPLAY_PAGE);
-  return (rows as EventRow[]).map(toFeedEvent);
-}
-
-/** Every event in scope after `after` (up to `upTo`), in order, a page at a time. */
-async function replay(db: Knex, projectId: number | null, after: number, onEvent: (e: FeedEvent) => void, upTo?: number): Promise<void> {
-  let cursor = after;
-  for (;;) {
-    const page = await eventsPage(db, projectId, cursor, upTo);
-    page.forEach(onEvent);
-    if (page.length < REPLAY_PAGE) return;
-    cursor = page[page.length - 1].eventId;
-  }
-}
-
-interface Snapshot extends Omit<FeedSnapshot, 'deployments'> {
-  /** The newest event ids the snapshot includes, oldest first. */
-  includedIds: number[];
-}
-
-/**
- * Reads the board and its lastEventId in one REPEATABLE READ transaction, so both come from the
- * same view: the tasks reflect exactly the events the view holds, lastEventId is the newest of
- * them, and with `since` the events (since, lastEventId] are replayed from that same view.
- * Event ids follow commit order (event_sequence), so every event up to lastEventId is in the view.
- * Tasks are read here rather than through TaskService.list, whose cache is refreshed only after
- * a commit and so could show a board older than lastEventId.
- */
-async function readSnapshot(db: Knex, projectId: number | null, since: number | undefined, onReplayed: (e: FeedEvent) => void): Promise<Snapshot> {
-  return db.transaction(
-    async (trx) => {
-      if (projectId !== null && !(await trx('projects').where({ id: projectId }).first('id'))) {
-        throw notFound(`project ${projectId}`);
-      }
-      const recent = (await trx('task_events').modify(inScope(projectId)).orderBy('id', 'desc').limit(SEAM_WINDOW).pluck('id')) as Array<number | string>;
-      const includedIds = recent.map(Number).reverse();
-      const lastEventId = includedIds.at(-1) ?? 0;
-      const [taskRows, agentRows] = await Promise.all([
-        trx<TaskRow>('tasks')
-          .modify((q) => {
-            if (projectId !== null) q.where('project_id', projectId);
-          })
-          .orderBy('id', 'asc'),
-        trx('agents').select(...AGENT_COLUMNS).orderBy('id', 'asc'),
-      ]);
-      if (since !== undefined && since < lastEventId) {
-        await replay(trx, projectId, since, onReplayed, lastEventId);
-      }
-      return {
-        tasks: (taskRows as TaskRow[]).map(toTask),
-        lastEventId,
-        agents: agentRows.map(toAgent),
-        includedIds,
-      };
-    },
-    { isolationLevel: 'repeatable read' },
-  );
-}
-

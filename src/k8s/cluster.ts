@@ -1,20 +1,7 @@
-import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  ServerConfiguration,
-  VersionApi,
-  createConfiguration,
-  setHeaderOptions,
-  type Middleware,
-  type V1Deployment,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type V1Deployment } from '@kubernetes/client-node';
+import { apiConfiguration, FIELD_MANAGER, loadKubeConfig, toKubeApiError, type KubeConnectionOptions } from './api.js';
+import { KubeArgoCd, type ArgoCd } from './argocd.js';
 import {
   EXPIRES_AT_ANNOTATION,
   MANAGED_BY,
@@ -32,27 +19,6 @@ export interface PreviewNamespace {
   createdAt: Date | null;
 }
 
-export interface SyncApplicationOptions {
-  /** Namespace of the Application; defaults to the cluster's `argocdNamespace`. */
-  namespace?: string;
-  name: string;
-  /** Revision to sync to; the Application's target revision when omitted. */
-  revision?: string;
-  timeoutMs: number;
-  pollMs?: number;
-}
-
-export interface SyncApplicationResult {
-  /**
-   * Argo CD operation phase: Succeeded, Failed or Error when finished; Running or Terminating, or Pending
-   * (the controller has not started it), when `timeoutMs` ran out first.
-   */
-  phase: string;
-  message: string;
-  revision: string | null;
-  url: string | null;
-}
-
 export interface PreviewCluster {
   /** Server-side apply, in order, as field manager `aiworker`, forcing ownership of conflicting fields. */
   apply(objects: KubeObject[]): Promise<void>;
@@ -61,47 +27,23 @@ export interface PreviewCluster {
   /** False if the namespace was already gone. */
   deleteNamespace(name: string): Promise<boolean>;
   listPreviewNamespaces(): Promise<PreviewNamespace[]>;
-  syncApplication(o: SyncApplicationOptions): Promise<SyncApplicationResult>;
   /** Cheap authenticated round trip (GET /version) for readiness checks. */
   ping(): Promise<void>;
 }
 
-export interface KubeClusterOptions {
-  kubeconfigPath?: string;
-  inCluster?: boolean;
-  /** An already loaded configuration; takes precedence over `kubeconfigPath` and `inCluster`. */
-  kubeConfig?: KubeConfig;
+/** The cluster aiworker works with: preview namespaces and rollouts, and Argo CD's Applications. */
+export type KubeCluster = PreviewCluster & ArgoCd;
+
+export interface KubeClusterOptions extends KubeConnectionOptions {
   /** Namespace of Argo CD Applications. Default `argocd`. */
   argocdNamespace?: string;
   /** Upper bound for any single API request. Default 30 s. */
   requestTimeoutMs?: number;
 }
 
-export const FIELD_MANAGER = 'aiworker';
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_ROLLOUT_POLL_MS = 2_000;
-const DEFAULT_SYNC_POLL_MS = 3_000;
 const NAMESPACE_PAGE_SIZE = 500;
-const ARGO_TERMINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
-
-/**
- * A failed Kubernetes API call. `retryable` marks failures worth retrying later (5xx, 429, 408, timeouts,
- * network errors); other 4xx (e.g. 422 for an invalid manifest, 403 for missing RBAC) will fail again.
- */
-export class KubeApiError extends Error {
-  readonly status: number | null;
-  readonly retryable: boolean;
-  /** Kubernetes Status reason, e.g. `Invalid`, `NotFound`, `Forbidden`. */
-  readonly reason: string | null;
-
-  constructor(message: string, o: { status: number | null; retryable: boolean; reason?: string | null; cause?: unknown }) {
-    super(message, { cause: o.cause });
-    this.name = 'KubeApiError';
-    this.status = o.status;
-    this.retryable = o.retryable;
-    this.reason = o.reason ?? null;
-  }
-}
 
 export class RolloutFailedError extends Error {
   constructor(
@@ -127,64 +69,32 @@ export class RolloutTimeoutError extends Error {
   }
 }
 
-/**
- * Kubernetes connection settings: an explicit `kubeConfig`, the pod's service account (`inCluster`), or a
- * kubeconfig file. There is deliberately no implicit fallback to ~/.kube/config or $KUBECONFIG.
- */
-export function loadKubeConfig(o: Pick<KubeClusterOptions, 'kubeconfigPath' | 'inCluster' | 'kubeConfig'>): KubeConfig {
-  let kc = o.kubeConfig;
-  if (!kc) {
-    kc = new KubeConfig();
-    if (o.inCluster) kc.loadFromCluster();
-    else if (o.kubeconfigPath) kc.loadFromFile(o.kubeconfigPath);
-    else throw new Error('Kubernetes is not configured: set a kubeconfig path or enable in-cluster mode');
-  }
-  if (!kc.getCurrentCluster()?.server) {
-    throw new Error(`Kubernetes config has no server for context ${JSON.stringify(kc.getCurrentContext())}`);
-  }
-  return kc;
-}
-
-export function createKubeCluster(o: KubeClusterOptions): PreviewCluster {
-  return new KubePreviewCluster(loadKubeConfig(o), o.argocdNamespace ?? 'argocd', o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-}
-
-/** Aborts every request after `ms`: the client sets no timeout of its own, so a stalled connection would hang a job. */
-function requestTimeout(ms: number): Middleware {
+export function createKubeCluster(o: KubeClusterOptions): KubeCluster {
+  const kc = loadKubeConfig(o);
+  const timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const previews = new KubePreviewCluster(kc, timeoutMs);
+  const argocd = new KubeArgoCd(kc, o.argocdNamespace ?? 'argocd', timeoutMs);
   return {
-    pre: async (context) => {
-      context.setSignal(AbortSignal.timeout(ms));
-      return context;
-    },
-    post: async (response) => response,
+    apply: (objects) => previews.apply(objects),
+    waitForRollout: (namespace, name, timeoutMs, pollMs) => previews.waitForRollout(namespace, name, timeoutMs, pollMs),
+    deleteNamespace: (name) => previews.deleteNamespace(name),
+    listPreviewNamespaces: () => previews.listPreviewNamespaces(),
+    ping: () => previews.ping(),
+    syncApplication: (options) => argocd.syncApplication(options),
   };
 }
-
-// The generated patch methods default to a JSON Patch content type; Argo CD operations are set with a merge patch.
-const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 class KubePreviewCluster implements PreviewCluster {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
-  private readonly custom: CustomObjectsApi;
   private readonly version: VersionApi;
 
-  constructor(
-    kc: KubeConfig,
-    private readonly argocdNamespace: string,
-    requestTimeoutMs: number,
-  ) {
-    // Same wiring as KubeConfig.makeApiClient, plus the request timeout.
-    const config = createConfiguration({
-      baseServer: new ServerConfiguration(kc.getCurrentCluster()!.server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [requestTimeout(requestTimeoutMs)],
-    });
+  constructor(kc: KubeConfig, requestTimeoutMs: number) {
+    const config = apiConfiguration(kc, requestTimeoutMs);
     this.objects = new KubernetesObjectApi(config);
     this.core = new CoreV1Api(config);
     this.apps = new AppsV1Api(config);
-    this.custom = new CustomObjectsApi(config);
     this.version = new VersionApi(config);
   }
 
@@ -266,59 +176,6 @@ class KubePreviewCluster implements PreviewCluster {
     return result;
   }
 
-  async syncApplication(o: SyncApplicationOptions): Promise<SyncApplicationResult> {
-    const ref = {
-      group: 'argoproj.io',
-      version: 'v1alpha1',
-      plural: 'applications',
-      namespace: o.namespace ?? this.argocdNamespace,
-      name: o.name,
-    };
-    const what = `Application ${ref.namespace}/${ref.name}`;
-    const deadline = Date.now() + o.timeoutMs;
-    const pollMs = o.pollMs ?? DEFAULT_SYNC_POLL_MS;
-
-    // An operation already in flight (e.g. an automated sync) would absorb a merge patch of `operation` and
-    // report its own result, so ours is requested only once the Application is idle.
-    let requested = false;
-    let previousStartedAt: string | undefined;
-    let last: SyncApplicationResult = { phase: 'Pending', message: 'sync not requested yet', revision: null, url: null };
-    for (;;) {
-      let pollError: KubeApiError | null = null;
-      try {
-        const app = (await this.custom.getNamespacedCustomObject(ref)) as ArgoApplication;
-        const operationState = app.status?.operationState;
-        if (!requested) {
-          const url = summarize(app).url;
-          if (app.operation) {
-            last = { phase: 'Pending', message: 'waiting for another operation on the Application to finish', revision: null, url };
-          } else {
-            previousStartedAt = operationState?.startedAt;
-            await this.patchOperation(ref, o.revision, what);
-            requested = true;
-            last = { phase: 'Pending', message: 'waiting for the Argo CD controller to start the sync', revision: null, url };
-          }
-        } else if (!app.operation && operationState && ARGO_TERMINAL_PHASES.has(operationState.phase ?? '')) {
-          // The controller clears `operation` when it finishes the one we set, so this state is ours.
-          return summarize(app);
-        } else if (operationState && operationState.startedAt !== previousStartedAt) {
-          last = summarize(app);
-        }
-      } catch (e) {
-        const error = toKubeApiError(e, `${requested ? 'read' : 'sync'} ${what}`);
-        if (!error.retryable) throw error;
-        pollError = error;
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        // Reporting the stale state would hide that the API itself is failing.
-        if (pollError) throw pollError;
-        return last;
-      }
-      await sleep(Math.min(pollMs, remaining));
-    }
-  }
-
   async ping(): Promise<void> {
     try {
       await this.version.getCode();
@@ -326,47 +183,6 @@ class KubePreviewCluster implements PreviewCluster {
       throw toKubeApiError(e, 'GET /version');
     }
   }
-
-  private async patchOperation(ref: ApplicationRef, revision: string | undefined, what: string): Promise<void> {
-    const body = { operation: { initiatedBy: { username: FIELD_MANAGER }, sync: revision ? { revision } : {} } };
-    try {
-      await this.custom.patchNamespacedCustomObject({ ...ref, body }, MERGE_PATCH);
-    } catch (e) {
-      throw toKubeApiError(e, `sync ${what}`);
-    }
-  }
-}
-
-interface ApplicationRef {
-  group: string;
-  version: string;
-  plural: string;
-  namespace: string;
-  name: string;
-}
-
-/** The fields of an argoproj.io/v1alpha1 Application read here. */
-interface ArgoApplication {
-  operation?: unknown;
-  status?: {
-    summary?: { externalURLs?: string[] };
-    operationState?: {
-      phase?: string;
-      message?: string;
-      startedAt?: string;
-      syncResult?: { revision?: string };
-    };
-  };
-}
-
-function summarize(app: ArgoApplication): SyncApplicationResult {
-  const state = app.status?.operationState;
-  return {
-    phase: state?.phase ?? 'Pending',
-    message: state?.message ?? '',
-    revision: state?.syncResult?.revision || null,
-    url: app.status?.summary?.externalURLs?.[0] ?? null,
-  };
 }
 
 type RolloutState = { kind: 'available' } | { kind: 'progressing'; detail: string } | { kind: 'failed'; reason: string; detail: string };
@@ -408,46 +224,4 @@ function parseId(value: string | undefined): number | null {
 function describe(object: KubeObject): string {
   const { namespace, name } = object.metadata;
   return `${object.kind} ${namespace ? `${namespace}/` : ''}${name}`;
-}
-
-interface StatusBody {
-  kind?: string;
-  message?: string;
-  reason?: string;
-}
-
-function parseStatusBody(body: unknown): StatusBody | null {
-  if (typeof body === 'string') {
-    try {
-      return parseStatusBody(JSON.parse(body));
-    } catch {
-      return null;
-    }
-  }
-  return body && typeof body === 'object' ? (body as StatusBody) : null;
-}
-
-/** Classifies any failure of a client call, naming what was attempted. */
-export function toKubeApiError(e: unknown, what: string): KubeApiError {
-  if (e instanceof KubeApiError) return e;
-  if (e instanceof ApiException) {
-    const status: number = e.code;
-    const body = parseStatusBody(e.body);
-    const raw = typeof e.body === 'string' ? e.body.trim().slice(0, 500) : '';
-    const detail = body?.message || raw || STATUS_CODES[status] || 'no response body';
-    const reason = body?.kind === 'Status' && body.reason ? body.reason : null;
-    return new KubeApiError(`${what} failed: HTTP ${status}${reason ? ` ${reason}` : ''}: ${detail}`, {
-      status,
-      retryable: status >= 500 || status === 429 || status === 408,
-      reason,
-      cause: e,
-    });
-  }
-  const error = e instanceof Error ? e : new Error(String(e));
-  // node-fetch rejects with AbortError when our request timeout fires, FetchError of type "system" on network failures.
-  const type = (error as { type?: unknown }).type;
-  const timedOut = error.name === 'AbortError' || type === 'request-timeout' || type === 'body-timeout';
-  const network = error.name === 'FetchError' && type === 'system';
-  const detail = timedOut ? `request timed out (${error.message})` : error.message;
-  return new KubeApiError(`${what} failed: ${detail}`, { status: null, retryable: timedOut || network, cause: e });
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import { GiteaError, type GiteaClient } from '../gitea/client.js';
 import type { Replier } from '../gitea/replies.js';
-import type { PreviewCluster } from '../k8s/cluster.js';
+import type { KubeCluster } from '../k8s/cluster.js';
 import type { Agent, AgentService } from '../agents/service.js';
 import type { ProjectService } from '../projects/service.js';
 import type { JobScheduler } from '../queue/scheduler.js';
@@ -28,7 +28,7 @@ export interface McpDeps {
   /** Null when Gitea is not configured: branch, PR and comment tools answer with an error saying so. */
   gitea: RepoApi | null;
   /** Null when Kubernetes is not configured: previews are dry-runs. */
-  cluster: PreviewCluster | null;
+  cluster: KubeCluster | null;
   config: Pick<Config, 'preview'>;
   answers: Pick<AnswerWaiter, 'waitFor'>;
   log: Logger;

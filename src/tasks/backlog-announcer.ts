@@ -1,5 +1,4 @@
-import type { FeedEvent } from '../feed/events.js';
-import type { FeedPublisher } from '../feed/publisher.js';
+import type { EventPublisher, FeedEvent } from './event-log.js';
 import type { Logger } from '../log.js';
 
 /** A task entering the backlog: created (REST, a labelled issue), reopened, handed back or released. */
@@ -13,12 +12,12 @@ export function enteredBacklog(event: FeedEvent): boolean {
  * is followed by a `tasks` job (one per event). Agents also find tasks by calling get_next_task,
  * so an announcement that cannot be queued is logged, not retried.
  */
-export class BacklogAnnouncer implements FeedPublisher {
+export class BacklogAnnouncer implements EventPublisher {
   /** Set once the job scheduler exists (it is built after the services that publish). */
   announce: ((taskId: number, eventId: number) => Promise<void>) | null = null;
 
   constructor(
-    private readonly inner: FeedPublisher,
+    private readonly inner: EventPublisher,
     private readonly log: Logger,
   ) {}
 

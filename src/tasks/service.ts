@@ -1,9 +1,8 @@
 import type { Knex } from 'knex';
 import { CACHE_TTL, gens, type Cache } from '../cache.js';
 import { conflict, notFound, TransitionError } from '../errors.js';
-import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../db/unit-of-work.js';
-import type { FeedPublisher } from '../feed/publisher.js';
-import { toFeedEvent, type EventRow } from '../feed/events.js';
+import { unitOfWork, type Tx, type UnitOfWorkDeps } from './unit-of-work.js';
+import { toFeedEvent, type EventPublisher, type EventRow } from './event-log.js';
 import type { Page } from '../pagination.js';
 import { refusal, type TaskState, type TransitionSource, type TransitionVia } from './states.js';
 import { toFeedback, toQuestion, toTask, type Task, type TaskDetail, type TaskRow } from './model.js';
@@ -59,7 +58,7 @@ export class TaskService {
   private readonly uow: UnitOfWorkDeps;
   private readonly answers: AnswerNotifier | null;
 
-  constructor(deps: { db: Knex; cache: Cache; feed: FeedPublisher; answers?: AnswerNotifier }) {
+  constructor(deps: { db: Knex; cache: Cache; feed: EventPublisher; answers?: AnswerNotifier }) {
     this.db = deps.db;
     this.cache = deps.cache;
     this.uow = { db: deps.db, cache: deps.cache, feed: deps.feed };

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { Cache } from '../cache.js';
-import type { FeedPublisher } from '../feed/publisher.js';
-import { appendEvent, type FeedEvent, type NewEvent } from '../feed/events.js';
+import { appendEvent, type EventPublisher, type FeedEvent, type NewEvent } from './event-log.js';
 
 export interface Tx {
   trx: Knex.Transaction;
@@ -14,7 +13,7 @@ export interface Tx {
 export interface UnitOfWorkDeps {
   db: Knex;
   cache: Cache;
-  feed: FeedPublisher;
+  feed: EventPublisher;
 }
 
 /** Runs fn in a transaction; after the commit, invalidates what it touched and publishes what it emitted. */

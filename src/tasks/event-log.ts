@@ -12,6 +12,11 @@ export const FEED_EVENT_TYPES = [
 ] as const;
 export type FeedEventType = (typeof FEED_EVENT_TYPES)[number];
 
+/**
+ * The append-only log of what happened to tasks, agents and deployments (`task_events`). It lives
+ * with the tasks because their transactions append to it; the feed only reads it.
+ */
+
 /** One entry of the append-only log, and exactly what the feed sends (payload fields spread in). */
 export interface FeedEvent {
   eventId: number;
@@ -20,6 +25,11 @@ export interface FeedEvent {
   taskId: number | null;
   at: string;
   payload: Record<string, unknown>;
+}
+
+/** Where committed events go next (Redis pub/sub to every web process in production). */
+export interface EventPublisher {
+  publish(events: FeedEvent[]): Promise<void>;
 }
 
 export interface NewEvent {
@@ -83,11 +93,6 @@ export function toFeedEvent(row: EventRow): FeedEvent {
   };
 }
 
-/** The wire form: `{eventId, projectId, at, ...payload}` under the event's name. */
-export function wireEvent(event: FeedEvent): Record<string, unknown> {
-  return { ...event.payload, eventId: event.eventId, projectId: event.projectId, at: event.at };
-}
-
 export async function eventsAfter(
   db: Knex,
   afterId: number,
@@ -97,4 +102,54 @@ export async function eventsAfter(
   const q = db<EventRow>('task_events').where('id', '>', afterId).orderBy('id', 'asc').limit(limit);
   if (projectId !== null) q.andWhere('project_id', projectId);
   return (await q).map(toFeedEvent);
+}
+
+const REPLAY_PAGE = 500;
+
+/** The newest event id (0 for an empty log). */
+export async function newestEventId(db: Knex): Promise<number> {
+  const [row] = await db('task_events').max({ id: 'id' });
+  return Number(row?.id ?? 0);
+}
+
+/** Events with after < id < before, oldest first. */
+export async function eventsBetween(db: Knex, after: number, before: number): Promise<FeedEvent[]> {
+  const rows = await db<EventRow>('task_events').where('id', '>', after).andWhere('id', '<', before).orderBy('id', 'asc');
+  return (rows as EventRow[]).map(toFeedEvent);
+}
+
+/** A project's board also shows events about no project (an agent going idle); without a project, everything. */
+function inScope(projectId: number | null) {
+  return (q: Knex.QueryBuilder) => {
+    if (projectId !== null) q.where((w) => w.where('project_id', projectId).orWhereNull('project_id'));
+  };
+}
+
+/** The ids of the newest `count` events in scope, oldest first. */
+export async function recentEventIds(db: Knex, projectId: number | null, count: number): Promise<number[]> {
+  const recent = (await db('task_events').modify(inScope(projectId)).orderBy('id', 'desc').limit(count).pluck('id')) as Array<number | string>;
+  return recent.map(Number).reverse();
+}
+
+async function eventsPage(db: Knex, projectId: number | null, after: number, upTo?: number): Promise<FeedEvent[]> {
+  const rows = await db<EventRow>('task_events')
+    .modify(inScope(projectId))
+    .where('id', '>', after)
+    .modify((q) => {
+      if (upTo !== undefined) q.andWhere('id', '<=', upTo);
+    })
+    .orderBy('id', 'asc')
+    .limit(REPLAY_PAGE);
+  return (rows as EventRow[]).map(toFeedEvent);
+}
+
+/** Every event in scope after `after` (up to `upTo`), in order, a page at a time. */
+export async function replayEvents(db: Knex, projectId: number | null, after: number, onEvent: (e: FeedEvent) => void, upTo?: number): Promise<void> {
+  let cursor = after;
+  for (;;) {
+    const page = await eventsPage(db, projectId, cursor, upTo);
+    page.forEach(onEvent);
+    if (page.length < REPLAY_PAGE) return;
+    cursor = page[page.length - 1].eventId;
+  }
 }
