@@ -20,7 +20,7 @@ const WARMUP = 3;
 export async function benchPreviewLatency(n: number): Promise<{ samples: number; p50: number; p99: number }> {
   const kube = await startKubeApiServer();
   const gitea = await startGiteaServer();
-  const svc = await startTestService(gitea.env(), { cluster: createKubeCluster({ kubeConfig: kube.kubeConfig() }), previewDebounceMs: 0 });
+  const svc = await startTestService(gitea.env(), { cluster: createKubeCluster({ kubeConfig: kube.kubeConfig() }) });
   const subscriber = new Redis(REDIS_URL);
   const waiting = new Map<number, (failure?: string) => void>();
   try {

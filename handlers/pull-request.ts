@@ -4,7 +4,7 @@ import type { Task } from '../src/tasks/model.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { recordHead, taskForPull } from './lib/tasks.js';
 
-/** Links the PR and its head to the task, then deploys a preview of that head (debounced). */
+/** Links the PR and its head to the task, then deploys a preview of that head (at once; see JobScheduler.deployPreview). */
 export async function linkAndPreview(ctx: WebhookContext<PullRequestPayload>, deps: HandlerDeps, task: Task): Promise<HandlerResult> {
   const pr = ctx.payload.pull_request;
   if (task.state === 'cancelled' || task.state === 'production') {

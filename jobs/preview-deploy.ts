@@ -18,11 +18,7 @@ import type { Tx } from '../src/tasks/unit-of-work.js';
 import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
-
-export interface PreviewDeployData {
-  taskId: number;
-  reason: string;
-}
+import type { PreviewDeployRequest } from '../src/queue/scheduler.js';
 
 
 /** The project's preview settings cannot be rendered: retrying cannot fix that, a settings change can. */
@@ -37,7 +33,7 @@ function isPermanent(err: unknown): boolean {
 }
 
 interface Run {
-  job: Job<PreviewDeployData>;
+  job: Job<PreviewDeployRequest>;
   deps: JobDeps;
   log: Logger;
   deployments: DeploymentStore;
@@ -228,8 +224,11 @@ async function fail(run: Run, err: unknown): Promise<never> {
   throw permanent ? new UnrecoverableError(message) : err;
 }
 
-async function deploy(job: Job<PreviewDeployData>, deps: JobDeps, log: Logger): Promise<Outcome> {
+async function deploy(job: Job<PreviewDeployRequest>, deps: JobDeps, log: Logger): Promise<Outcome> {
   const { taskId } = job.data;
+  // Before the head is read: every request made until now is served by this run, including those
+  // kept to follow it; only a request made after this point needs a run of its own.
+  await deps.outbox.servedBy(job.id!, job.name, taskId);
   const task = await deps.tasks.find(taskId);
   if (!task) return skipped(log, `task ${taskId} does not exist`);
   if (FINISHED_STATES.has(task.state)) return skipped(log, `task ${taskId} is ${task.state}`);
@@ -239,11 +238,11 @@ async function deploy(job: Job<PreviewDeployData>, deps: JobDeps, log: Logger): 
 
   const { deployments } = deps;
   const teardown = await deployments.latest({ taskId, kind: 'teardown' });
-  if (teardown && Date.parse(teardown.createdAt) >= job.timestamp) {
+  if (teardown && Date.parse(teardown.createdAt) >= (job.data.requestedAt ?? job.timestamp)) {
     return skipped(log, `the preview of task ${taskId} was torn down after this deploy was requested`);
   }
 
-  // The head at run time, not at queue time: a burst of pushes deploys its latest commit once.
+  // The head at run time, not at queue time: pushes that joined this deploy while it waited are in it.
   const sha = task.headSha;
   const dryRun = deps.cluster === null;
   let rendered: { manifests: KubeObject[]; url: string } | null = null;
@@ -293,7 +292,7 @@ async function deploy(job: Job<PreviewDeployData>, deps: JobDeps, log: Logger): 
   }
 }
 
-export const previewDeploy: JobDefinition<PreviewDeployData> = {
+export const previewDeploy: JobDefinition<PreviewDeployRequest> = {
   queue: 'deploy',
   name: 'preview-deploy',
   async process(job, deps, token) {

@@ -52,7 +52,6 @@ export interface ServiceOverrides {
   log?: Logger;
   /** Recovery timing; tests shorten it. */
   recovery?: { intervalMs: number; staleAfterMs: number };
-  previewDebounceMs?: number;
   /** First wait between attempts of deploy and merge jobs (default 2 s, doubling); tests shorten it. */
   jobBackoffMs?: number;
   /** Repeatable jobs (preview cleanup, agent liveness) scheduled at worker start; tests that do not want them turn this off. */
@@ -160,7 +159,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   const queues = new Queues({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   shutdown.add('queues', () => queues.close());
   const outbox = new JobOutbox(db);
-  const jobs = new JobScheduler(queues, outbox, log, { previewDebounceMs: overrides.previewDebounceMs, backoffMs: overrides.jobBackoffMs });
+  const jobs = new JobScheduler(queues, outbox, log, { backoffMs: overrides.jobBackoffMs });
   feed.announce = (taskId, eventId) => jobs.announceTask(taskId, eventId);
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
 

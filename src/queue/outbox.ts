@@ -34,6 +34,19 @@ export class JobOutbox {
     await this.db('job_outbox').where({ job_id: jobId, status: 'pending' }).update({ status: 'done', done_at: new Date() });
   }
 
+  /**
+   * A run of `name` about `taskId` that reads the task after this call serves every request for
+   * that job recorded until now (a preview deploy deploys the head it reads; earlier requests
+   * asked for that head or an older one): their records are done, whichever job id they carry.
+   */
+  async servedBy(jobId: string, name: string, taskId: number): Promise<void> {
+    await this.db('job_outbox')
+      .where({ status: 'pending', name })
+      .andWhereRaw("JSON_VALUE(data, '$.taskId') = ?", [taskId])
+      .andWhereNot('job_id', jobId)
+      .update({ status: 'done', done_at: new Date() });
+  }
+
   /** A finished job run again (`/retry`): pending once more, so a Redis loss cannot drop it. */
   async reopen(jobId: string): Promise<void> {
     await this.db('job_outbox').where({ job_id: jobId }).update({ status: 'pending', done_at: null });

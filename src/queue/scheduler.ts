@@ -1,17 +1,38 @@
 import type { Job, JobsOptions } from 'bullmq';
 import type { Logger } from '../log.js';
 import { jobId, type QueueName, type Queues } from './queues.js';
-import type { JobOutbox } from './outbox.js';
+import type { JobOutbox, OutboxEntry } from './outbox.js';
 
 export type Environment = 'staging' | 'production';
+
+/** What a preview-deploy job is given: the task, why, and when it was asked for. */
+export interface PreviewDeployRequest {
+  taskId: number;
+  reason: string;
+  /**
+   * When the deploy was asked for. A deploy that follows a running one is created only when that
+   * one ends, so its job timestamp says nothing about whether a teardown came after the request.
+   */
+  requestedAt?: number;
+}
 
 /** Deploy and merge jobs run up to this many times, waiting 2 s, 4 s, 8 s, 16 s between attempts. */
 const ATTEMPTS = 5;
 const BACKOFF_MS = 2000;
 const kept = { removeOnComplete: { age: 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } } as const;
 
-/** Debounce window: pushes that arrive within it become one deploy of the latest head. */
-export const PREVIEW_DEBOUNCE_MS = 1500;
+/**
+ * Queues a job the outbox records; `added` is false when it joined a job already there. Joining a
+ * waiting job settles the record (that job runs); a request kept to follow a running job
+ * (keepLastIfActive) keeps its record until a later run serves it (JobOutbox.servedBy).
+ */
+export async function addRecorded(queues: Queues, outbox: JobOutbox, entry: OutboxEntry): Promise<{ jobId: string; added: boolean }> {
+  const job = await queues.add(entry.queue, entry.name, entry.data, { ...entry.opts, jobId: entry.jobId });
+  if (!job.id || job.id === entry.jobId) return { jobId: entry.jobId, added: true };
+  if (entry.opts.deduplication?.keepLastIfActive) return { jobId: entry.jobId, added: false };
+  await outbox.done(entry.jobId);
+  return { jobId: job.id, added: false };
+}
 
 /**
  * Queues every job aiworker runs. Job data holds ids only; processors re-read state, so a late or
@@ -26,30 +47,38 @@ export class JobScheduler {
     private readonly queues: Queues,
     private readonly outbox: JobOutbox,
     private readonly log: Logger,
-    private readonly opts: { previewDebounceMs?: number; backoffMs?: number } = {},
+    opts: { backoffMs?: number } = {},
   ) {
     this.retried = { attempts: ATTEMPTS, backoff: { type: 'exponential', delay: opts.backoffMs ?? BACKOFF_MS } };
   }
 
-  /** Durable first, then queued; a job deduplicated into one already waiting needs no record of its own. */
+  /**
+   * Durable first, then queued. A job deduplicated into one still waiting needs no record of its own;
+   * one kept to follow a running job (keepLastIfActive) keeps its record until it has run itself.
+   */
   private async enqueue(queue: QueueName, name: string, data: object, opts: JobsOptions & { jobId: string }): Promise<string> {
-    await this.outbox.record({ jobId: opts.jobId, queue, name, data, opts });
+    const entry: OutboxEntry = { jobId: opts.jobId, queue, name, data, opts };
+    await this.outbox.record(entry);
     try {
-      const job = await this.queues.add(queue, name, data, opts);
-      if (job.id && job.id !== opts.jobId) await this.outbox.done(opts.jobId);
-      return job.id ?? opts.jobId;
+      return (await addRecorded(this.queues, this.outbox, entry)).jobId;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, queue, name, jobId: opts.jobId }, 'job recorded but not queued; recovery queues it when Redis is back');
       return opts.jobId;
     }
   }
 
+  /**
+   * A preview deploy starts at once. Requests made while one is waiting join it (it deploys the head
+   * it reads when it runs); requests made while one is running become a single deploy that follows
+   * it, holding the latest request. So a burst of pushes deploys at most twice, the last time the
+   * newest head.
+   */
   async deployPreview(taskId: number, reason: string): Promise<string> {
-    const debounce = this.opts.previewDebounceMs ?? PREVIEW_DEBOUNCE_MS;
-    return this.enqueue('deploy', 'preview-deploy', { taskId, reason }, {
-      jobId: jobId('preview', taskId, Date.now()),
-      delay: debounce,
-      deduplication: { id: jobId('preview', taskId), ttl: debounce },
+    const requestedAt = Date.now();
+    const data: PreviewDeployRequest = { taskId, reason, requestedAt };
+    return this.enqueue('deploy', 'preview-deploy', data, {
+      jobId: jobId('preview', taskId, requestedAt, Math.random().toString(36).slice(2, 8)),
+      deduplication: { id: jobId('preview', taskId), keepLastIfActive: true },
       ...this.retried,
       ...kept,
     });

@@ -4,6 +4,7 @@ import type { Queues } from '../queue/queues.js';
 import type { DeliveryStore } from './deliveries.js';
 import type { JobOutbox } from '../queue/outbox.js';
 import { requeueDelivery, type DeliveryQueue } from './delivery-queue.js';
+import { addRecorded } from '../queue/scheduler.js';
 
 export interface RecoveryOptions {
   intervalMs: number;
@@ -65,10 +66,10 @@ export class PendingWorkRecovery {
         if (state === 'completed' || state === 'failed') {
           await this.deps.outbox.done(entry.jobId);
         } else if (state === 'missing' || state === 'unknown') {
-          // The debounce and dedup of the first add are moot now: run it.
-          const { delay: _delay, deduplication: _dedup, ...opts } = entry.opts;
-          await queue.add(entry.name, entry.data, { ...opts, jobId: entry.jobId });
-          requeued++;
+          // A delay of the first add is moot now: run it. Its deduplication stays: a preview deploy
+          // kept to follow a deploy still running is kept again, not run beside it.
+          const { delay: _delay, ...opts } = entry.opts;
+          if ((await addRecorded(this.deps.queues, this.deps.outbox, { ...entry, opts })).added) requeued++;
         }
       } catch (err) {
         this.deps.log.debug({ err: (err as Error).message, jobId: entry.jobId }, 'requeue failed; Redis still away?');

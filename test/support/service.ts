@@ -57,7 +57,6 @@ export async function startTestService(
   const service = await startService(config, {
     log: createLogger(config.logLevel),
     recovery: { intervalMs: 200, staleAfterMs: 1000 },
-    previewDebounceMs: 50,
     schedules: false,
     ...overrides,
   });
