@@ -7,7 +7,7 @@ import { pullRequestSync } from './pull-request-sync.js';
 import { reviewApproved } from './review-approved.js';
 import { reviewRejected } from './review-rejected.js';
 import { comment, reviewComment } from './comment.js';
-import { issueLabelled } from './issues.js';
+import { issueTask } from './issues.js';
 
 /** The single list of webhook handlers; a new handler is a new file and one line here. */
 export const HANDLERS: readonly WebhookHandler<never>[] = [
@@ -19,7 +19,7 @@ export const HANDLERS: readonly WebhookHandler<never>[] = [
   reviewRejected,
   comment,
   reviewComment,
-  issueLabelled,
+  issueTask,
 ] as WebhookHandler<never>[];
 
 export function handlerFor(eventType: HandledEventType): WebhookHandler<unknown> | undefined {

@@ -57,6 +57,7 @@ const EXPECTED: Record<string, Expectation> = {
   'issue_comment.issue': { eventType: 'issue_comment', kind: 'issue_comment', action: 'created' },
   'issues.labeled': { eventType: 'issue_label', kind: 'issues', action: 'label_updated' },
   'issues.opened': { eventType: 'issues', kind: 'issues', action: 'opened' },
+  'issues.assigned': { eventType: 'issue_assign', kind: 'issues', action: 'assigned' },
   'status': { eventType: 'status', kind: 'status' },
 };
 const NAMES = Object.keys(EXPECTED);
@@ -327,11 +328,17 @@ describe('gitea fixtures', () => {
       }
 
       if (expected.kind === 'issues') {
-        it('is an IssuePayload of a plain issue labelled aiworker', () => {
+        it('is an IssuePayload of a plain issue that asks for aiworker (its label, or assigned to the bot)', () => {
           expectIssue(payload.issue, 'payload.issue');
           expect(payload.number).to.equal(payload.issue.number);
           expect(payload.issue.pull_request).to.equal(null);
-          expect(payload.issue.labels.map((l: any) => l.name)).to.include('aiworker');
+          if (expected.action === 'assigned') {
+            expect(payload.issue.assignees.map((a: any) => a.login)).to.deep.equal(['aiworker-bot']);
+            expectUser(payload.issue.assignee, 'payload.issue.assignee');
+            expect(payload.issue.labels.map((l: any) => l.name)).not.to.include('aiworker');
+          } else {
+            expect(payload.issue.labels.map((l: any) => l.name)).to.include('aiworker');
+          }
         });
       }
 

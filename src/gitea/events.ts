@@ -13,6 +13,7 @@ export const HANDLED_EVENT_TYPES = [
   'issue_comment',
   'issues',
   'issue_label',
+  'issue_assign',
 ] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
 
@@ -58,6 +59,9 @@ export interface GiteaIssue {
   body: string | null;
   html_url?: string;
   labels?: Array<{ name: string }>;
+  /** Null instead of [] before Gitea 1.24. */
+  assignees?: GiteaUser[] | null;
+  state?: 'open' | 'closed';
   pull_request?: { merged?: boolean; html_url?: string } | null;
 }
 export interface PushPayload {

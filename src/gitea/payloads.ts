@@ -64,6 +64,9 @@ export const issuesPayload = z.looseObject({
     title: z.string().max(500),
     body: z.string().nullish(),
     labels: z.array(z.looseObject({ name: z.string() })).nullish(),
+    // Null instead of [] before Gitea 1.24.
+    assignees: z.array(user).nullish(),
+    state: z.string().optional(),
     pull_request: z.looseObject({}).nullish(),
   }),
   sender: user,
