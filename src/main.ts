@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { RedisFeedPublisher } from './feed/publisher.js';
 import { TaskService } from './tasks/service.js';
 import { ProjectService } from './projects/service.js';
+import { WebhookRegistrar } from './projects/webhook.js';
 import { AgentService } from './agents/service.js';
 import { Queues } from './queue/queues.js';
 import { JobScheduler } from './queue/scheduler.js';
@@ -289,7 +290,10 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       dashboardRoutes(),
     ];
     const apiRoutes: Router[] = [
-      projectRoutes({ projects }),
+      projectRoutes({
+        projects,
+        webhooks: new WebhookRegistrar({ api: gitea, publicUrl: config.publicUrl, secret: config.webhookSecrets[0] ?? null, redis, redisPrefix: config.redisPrefix, log }),
+      }),
       taskRoutes({ tasks }),
       agentRoutes({ agents }),
       deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),

@@ -6,6 +6,8 @@ import type {
   GiteaBranch,
   GiteaComment,
   GiteaCommitStatus,
+  GiteaHook,
+  GiteaHookOption,
   GiteaLabel,
   GiteaPullRequest,
   GiteaRepoCollaboratorPermission,
@@ -102,6 +104,10 @@ const PERMISSIONS: ReadonlySet<string> = new Set<Permission>(['none', 'read', 'w
 /** Caps how long a Retry-After can hold one call (and the job waiting on it). */
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_MESSAGE_CHARS = 300;
+const HOOK_HINTS = (owner: string, repo: string): Partial<Record<number, string>> => ({
+  403: `the bot's Gitea account must be an admin of ${owner}/${repo} (or an owner of its organisation) to manage its webhooks, with a token scoped write:repository`,
+  404: `Gitea knows no repository ${owner}/${repo} that the bot can see`,
+});
 
 const seg = encodeURIComponent;
 
@@ -289,6 +295,29 @@ export class GiteaClient {
   /** Labels by id or by name; Gitea accepts either. */
   addLabels(owner: string, repo: string, index: number, labels: Array<string | number>): Promise<GiteaLabel[]> {
     return this.#json('POST', `${repoPath(owner, repo)}/issues/${index}/labels`, { body: { labels } });
+  }
+
+  /** Every webhook of the repository, page by page (Gitea caps a page at its MAX_RESPONSE_ITEMS). */
+  async listHooks(owner: string, repo: string): Promise<GiteaHook[]> {
+    const hooks: GiteaHook[] = [];
+    for (let page = 1; ; page++) {
+      const batch = await this.#json<GiteaHook[]>('GET', `${repoPath(owner, repo)}/hooks?page=${page}&limit=50`, { hints: HOOK_HINTS(owner, repo) });
+      hooks.push(...batch);
+      if (batch.length < 50) return hooks;
+    }
+  }
+
+  createHook(owner: string, repo: string, hook: GiteaHookOption): Promise<GiteaHook> {
+    return this.#json('POST', `${repoPath(owner, repo)}/hooks`, { body: hook, hints: HOOK_HINTS(owner, repo) });
+  }
+
+  /** Gitea's PATCH rebuilds the hook's events and branch filter from the body: send the full set. */
+  editHook(owner: string, repo: string, id: number, hook: Omit<GiteaHookOption, 'type'>): Promise<GiteaHook> {
+    return this.#json('PATCH', `${repoPath(owner, repo)}/hooks/${id}`, { body: hook, hints: HOOK_HINTS(owner, repo) });
+  }
+
+  async deleteHook(owner: string, repo: string, id: number): Promise<void> {
+    await this.#call('DELETE', `${repoPath(owner, repo)}/hooks/${id}`, { hints: HOOK_HINTS(owner, repo) });
   }
 
   async #json<T>(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<T> {

@@ -172,3 +172,25 @@ export interface GiteaApiError {
   message?: string;
   url?: string;
 }
+
+/** definitions.Hook; `config` carries url, content_type and http_method, never the secret. */
+export interface GiteaHook {
+  id: number;
+  type: string;
+  branch_filter: string;
+  config: Record<string, string>;
+  events: string[];
+  active: boolean;
+  authorization_header: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** definitions.CreateHookOption, as aiworker sends it (EditHookOption is the same minus `type`). */
+export interface GiteaHookOption {
+  type: 'gitea';
+  config: { url: string; content_type: 'json'; secret: string };
+  events: string[];
+  active: boolean;
+  branch_filter: string;
+}

@@ -21,6 +21,8 @@ export const lockKeys = {
   preview: (prefix: string, taskId: number) => `${prefix}:lock:preview:${taskId}`,
   /** One merge train or promotion per project at a time. */
   merge: (prefix: string, projectId: number) => `${prefix}:lock:merge:${projectId}`,
+  /** One registration of a repository's Gitea webhook at a time, so two never both create one. */
+  webhook: (prefix: string, repo: string) => `${prefix}:lock:webhook:${repo.toLowerCase()}`,
 };
 
 /**

@@ -1,4 +1,5 @@
 import nock from 'nock';
+import { GiteaHookStore } from './gitea-hooks.js';
 
 export const GITEA_URL = 'https://gitea.test';
 
@@ -13,6 +14,8 @@ export interface FakeGitea {
   edits: Array<{ id: number; body: string }>;
   permissionAsks: string[];
   setPermission(login: string, permission: string): void;
+  /** The repository's webhooks, kept and answered as Gitea does. */
+  hooks: GiteaHookStore;
   scope: nock.Scope;
   reset(): void;
 }
@@ -42,7 +45,9 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     permissionAsks: [],
     setPermission: (login, permission) => permissions.set(login, permission),
     scope: nock(GITEA_URL),
+    hooks: new GiteaHookStore(GITEA_URL),
     reset() {
+      state.hooks.reset();
       state.comments.length = 0;
       state.edits.length = 0;
       state.permissionAsks.length = 0;
@@ -94,5 +99,9 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     })
     .post(new RegExp(`^/api/v1/repos/${repo}/statuses/[0-9a-f]+$`))
     .reply(201, (_uri, body) => ({ id: 1, status: (body as { state: string }).state, context: (body as { context: string }).context, description: '', target_url: '', url: '', created_at: new Date().toISOString(), updated_at: new Date().toISOString() }));
+  const hooksPath = new RegExp(`^/api/v1/repos/${repo}/hooks(/\\d+)?(\\?.*)?$`);
+  for (const method of ['GET', 'POST', 'PATCH', 'DELETE']) {
+    state.scope.intercept(hooksPath, method).reply((uri, body) => state.hooks.answer(method, uri, body) as [number, nock.Body]).persist();
+  }
   return state;
 }

@@ -5,6 +5,7 @@ import { validate } from '../validate.js';
 import { badRequest } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
 import { MERGE_STYLES, type ProjectService } from '../../projects/service.js';
+import type { WebhookRegistrar } from '../../projects/webhook.js';
 
 /** Whether a JSON value nests at most `levels` deep; stops descending there, so any depth is safe to ask about. */
 function nestsAtMost(value: unknown, levels: number): boolean {
@@ -30,15 +31,21 @@ const newProject = z.object({
 
 export const idParam = z.coerce.number().int().positive();
 
-export function projectRoutes(deps: { projects: ProjectService }): Router {
+export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<WebhookRegistrar, 'ensure'> }): Router {
   const router = new Router();
   router.post('/api/projects', async (ctx) => {
     const input = validate(newProject, await readJsonBody(ctx));
     if (input.defaultBranch && input.stagingBranch && input.defaultBranch === input.stagingBranch) {
       throw badRequest('invalid body: stagingBranch: must differ from defaultBranch');
     }
+    const project = await deps.projects.create(input);
+    // The project stands whatever Gitea says; the answer says how its webhook fared.
     ctx.status = 201;
-    ctx.body = await deps.projects.create(input);
+    ctx.body = { ...project, webhook: await deps.webhooks.ensure(project) };
+  });
+  router.post('/api/projects/:id/webhook', async (ctx) => {
+    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    ctx.body = await deps.webhooks.ensure(project);
   });
   router.get('/api/projects', async (ctx) => {
     ctx.body = await deps.projects.list(validate(pageQuery, ctx.query, 'query'));
