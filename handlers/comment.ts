@@ -1,4 +1,3 @@
-import type { IssueCommentPayload, PullRequestPayload } from '../src/gitea/events.js';
 import { isOwnComment } from '../src/gitea/replies.js';
 import { AppError } from '../src/errors.js';
 import type { Task } from '../src/tasks/model.js';
@@ -78,7 +77,7 @@ export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: C
 }
 
 /** PR and issue comments (`issue_comment`, `pull_request_comment`). */
-export const comment: WebhookHandler<IssueCommentPayload> = {
+export const comment: WebhookHandler<'issue_comment' | 'pull_request_comment'> = {
   eventTypes: ['issue_comment', 'pull_request_comment'],
   describe: 'comment commands (/approve, /reject, /preview, /stage, /answer, /cancel, /retry, /help) and answers to questions',
   async handle(ctx, deps) {
@@ -99,7 +98,7 @@ export const comment: WebhookHandler<IssueCommentPayload> = {
 };
 
 /** A review of type "comment": its summary may hold commands too (`pull_request_review_comment`). */
-export const reviewComment: WebhookHandler<PullRequestPayload> = {
+export const reviewComment: WebhookHandler<'pull_request_review_comment'> = {
   eventTypes: ['pull_request_review_comment'],
   describe: "commands in a review's summary",
   async handle(ctx, deps) {

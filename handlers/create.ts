@@ -1,9 +1,8 @@
-import type { CreatePayload } from '../src/gitea/events.js';
 import { ignored, processed, type WebhookHandler } from './types.js';
 import { recordHead, taskForBranch } from './lib/tasks.js';
 
 /** A task branch was created: link it to its task, which an agent is now working on. */
-export const branchCreated: WebhookHandler<CreatePayload> = {
+export const branchCreated: WebhookHandler<'create'> = {
   eventTypes: ['create'],
   describe: 'links a new task-<id>-<slug> branch to its task (backlog -> in_progress)',
   async handle(ctx, deps) {

@@ -10,7 +10,7 @@ import { comment, reviewComment } from './comment.js';
 import { issueTask } from './issues.js';
 
 /** The single list of webhook handlers; a new handler is a new file and one line here. */
-export const HANDLERS: readonly WebhookHandler<never>[] = [
+export const HANDLERS: readonly WebhookHandler[] = [
   branchCreated,
   push,
   pullRequest,
@@ -20,8 +20,9 @@ export const HANDLERS: readonly WebhookHandler<never>[] = [
   comment,
   reviewComment,
   issueTask,
-] as WebhookHandler<never>[];
+];
 
-export function handlerFor(eventType: HandledEventType): WebhookHandler<unknown> | undefined {
-  return HANDLERS.find((h) => h.eventTypes.includes(eventType)) as WebhookHandler<unknown> | undefined;
+/** The handler of an event type: one that lists it, and so takes that event's payload. */
+export function handlerFor<E extends HandledEventType>(eventType: E): WebhookHandler<E> | undefined {
+  return HANDLERS.find((h): h is WebhookHandler<E> => h.eventTypes.includes(eventType));
 }

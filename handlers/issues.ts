@@ -1,9 +1,11 @@
-import type { IssuesPayload } from '../src/gitea/events.js';
+import type { IssuesPayload } from '../src/gitea/payloads.js';
 import { cancelUnstarted } from '../src/tasks/issue-requests.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { replyOnce } from './lib/reply-once.js';
 
 export const TASK_LABEL = 'aiworker';
+
+type IssueEvent = 'issues' | 'issue_label' | 'issue_assign';
 
 /** Actions after which the issue's labels, assignees and state say whether it asks for aiworker. */
 const ASKING_ACTIONS = new Set(['opened', 'reopened', 'edited', 'label_updated', 'assigned']);
@@ -18,7 +20,7 @@ function asksForAiworker(issue: IssuesPayload['issue'], botLogin: string | null)
   return null;
 }
 
-async function createTask(ctx: WebhookContext<IssuesPayload>, deps: HandlerDeps, why: string): Promise<HandlerResult> {
+async function createTask(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps, why: string): Promise<HandlerResult> {
   const { issue, sender } = ctx.payload;
   let task = await deps.tasks.findByIssue(ctx.project.id, issue.number);
   // A retried or replayed delivery finishes what it started (its comment) instead of stopping.
@@ -38,7 +40,7 @@ async function createTask(ctx: WebhookContext<IssuesPayload>, deps: HandlerDeps,
   return processed(`task ${id} created from issue #${issue.number} (${why})`);
 }
 
-async function withdraw(ctx: WebhookContext<IssuesPayload>, deps: HandlerDeps): Promise<HandlerResult> {
+async function withdraw(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps): Promise<HandlerResult> {
   const { issue, sender, action } = ctx.payload;
   const task = await deps.tasks.findByIssue(ctx.project.id, issue.number);
   if (!task) return ignored(`issue #${issue.number} has no task`);
@@ -55,7 +57,7 @@ async function withdraw(ctx: WebhookContext<IssuesPayload>, deps: HandlerDeps): 
  * An issue becomes a backlog task when it carries the `aiworker` label or is assigned to the bot,
  * once whichever comes first; closed or no longer asking before work started, the task is cancelled.
  */
-export const issueTask: WebhookHandler<IssuesPayload> = {
+export const issueTask: WebhookHandler<IssueEvent> = {
   eventTypes: ['issues', 'issue_label', 'issue_assign'],
   describe: 'an issue labelled aiworker or assigned to the bot becomes a backlog task; closed or unassigned before work started, it is cancelled',
   async handle(ctx, deps) {

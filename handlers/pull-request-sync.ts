@@ -1,10 +1,9 @@
-import type { PullRequestPayload } from '../src/gitea/events.js';
 import { ignored, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 import { linkAndPreview } from './pull-request.js';
 
 /** New commits on a task PR: the approval goes stale and the new head gets its preview. */
-export const pullRequestSync: WebhookHandler<PullRequestPayload> = {
+export const pullRequestSync: WebhookHandler<'pull_request_sync'> = {
   eventTypes: ['pull_request_sync'],
   describe: 'new commits on a task PR: re-link the head, stale approval, redeploy the preview (bursts deploy once)',
   async handle(ctx, deps) {

@@ -1,4 +1,3 @@
-import type { PushPayload } from '../src/gitea/events.js';
 import { ignored, processed, type WebhookHandler } from './types.js';
 import { recordHead, taskForBranch } from './lib/tasks.js';
 
@@ -7,7 +6,7 @@ const ZERO_SHA = /^0+$/;
 export const TEST_DELIVERY_NOTE = "before equals after: this looks like Gitea's test delivery (the Test Delivery button); nothing moved, nothing synced";
 
 /** Pushes to task branches move their tasks; pushes to staging or the default branch drive the Argo CD sync. */
-export const push: WebhookHandler<PushPayload> = {
+export const push: WebhookHandler<'push'> = {
   eventTypes: ['push'],
   describe: 'task branch pushes (first push, stale approval); staging/default branch pushes (environment sync)',
   async handle(ctx, deps) {

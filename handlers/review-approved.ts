@@ -1,11 +1,10 @@
-import type { PullRequestPayload } from '../src/gitea/events.js';
 import { ignored, processed, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 import { refuse } from './lib/refuse.js';
 import { TransitionError } from '../src/errors.js';
 
 /** An approving review by someone with write access approves the task at the reviewed head. */
-export const reviewApproved: WebhookHandler<PullRequestPayload> = {
+export const reviewApproved: WebhookHandler<'pull_request_review_approved'> = {
   eventTypes: ['pull_request_review_approved'],
   describe: 'approving review by a writer: task -> approved, review text kept as feedback',
   async handle(ctx, deps) {

@@ -1,9 +1,8 @@
-import type { PullRequestPayload } from '../src/gitea/events.js';
 import { ignored, processed, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 
 /** A review requesting changes sends the task back to its agent with the review as feedback. */
-export const reviewRejected: WebhookHandler<PullRequestPayload> = {
+export const reviewRejected: WebhookHandler<'pull_request_review_rejected'> = {
   eventTypes: ['pull_request_review_rejected'],
   describe: 'review requesting changes: feedback stored, task -> in_progress',
   async handle(ctx, deps) {

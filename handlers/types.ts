@@ -6,6 +6,7 @@ import type { Replier } from '../src/gitea/replies.js';
 import type { PermissionChecker } from '../src/gitea/permissions.js';
 import type { CommandReplies } from '../src/gitea/command-replies.js';
 import type { HandledEventType } from '../src/gitea/events.js';
+import type { PayloadOf } from '../src/gitea/payloads.js';
 
 /** What every handler may use; built once in src/main.ts. */
 export interface HandlerDeps {
@@ -20,23 +21,23 @@ export interface HandlerDeps {
   log: Logger;
 }
 
-/** One delivery, as handlers see it: they never read headers. */
-export interface WebhookContext<P = unknown> {
+/** One delivery, as handlers see it: they never read headers. Its payload's type follows from its event type. */
+export interface WebhookContext<E extends HandledEventType = HandledEventType> {
   id: string;
   event: string;
-  eventType: HandledEventType;
+  eventType: E;
   action: string | null;
-  payload: P;
+  payload: PayloadOf<E>;
   project: Project;
   log: Logger;
 }
 
 export type HandlerResult = { status: 'processed' | 'ignored'; note?: string };
 
-export interface WebhookHandler<P = unknown> {
-  eventTypes: readonly HandledEventType[];
+export interface WebhookHandler<E extends HandledEventType = HandledEventType> {
+  eventTypes: readonly E[];
   describe: string;
-  handle(ctx: WebhookContext<P>, deps: HandlerDeps): Promise<HandlerResult>;
+  handle(ctx: WebhookContext<E>, deps: HandlerDeps): Promise<HandlerResult>;
 }
 
 export const processed = (note?: string): HandlerResult => ({ status: 'processed', note });

@@ -1,9 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
 import { acquireLock, jobOwner, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
-import { isHandledEventType } from '../src/gitea/events.js';
+import { isHandledEventType, type HandledEventType } from '../src/gitea/events.js';
 import { parsePayload } from '../src/gitea/payloads.js';
 import { TransitionError } from '../src/errors.js';
 import { handlerFor } from '../handlers/index.js';
+import type { HandlerResult, WebhookContext } from '../handlers/types.js';
 import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
@@ -44,22 +45,16 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     };
     try {
       const eventType = d.event_type;
-      const handler = isHandledEventType(eventType) ? handlerFor(eventType) : undefined;
       const project = d.repository ? await deps.projects.findByRepo(d.repository) : null;
-      if (!handler || !project) {
-        const note = !handler ? `no handler for ${eventType}` : `repository ${d.repository ?? '(none)'} is not an aiworker project`;
+      const handled = isHandledEventType(eventType) && handlerFor(eventType) !== undefined;
+      if (!handled || !project) {
+        const note = !handled ? `no handler for ${eventType}` : `repository ${d.repository ?? '(none)'} is not an aiworker project`;
         await settle('ignored', note);
         return { status: 'ignored', note };
       }
-      const parsed = parsePayload(eventType, JSON.parse(d.payload));
-      // A payload of another shape fails the same way on every attempt: fail it now, saying what is wrong.
-      if (!parsed.ok) throw new UnrecoverableError(`malformed ${eventType} payload: ${parsed.problem}`);
-      let result;
+      let result: HandlerResult;
       try {
-        result = await handler.handle(
-          { id: deliveryId, event: d.event, eventType: eventType as never, action: d.action, payload: parsed.payload, project, log },
-          deps,
-        );
+        result = await handle(eventType, { id: deliveryId, event: d.event, action: d.action, project, log }, d.payload, deps);
       } catch (err) {
         // A refused transition is a fact about the task, not a fault: retrying cannot change it.
         if (!(err instanceof TransitionError)) throw err;
@@ -81,6 +76,21 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     }
   },
 };
+
+/** Checks the payload against its event type's schema and runs that type's handler with it. */
+async function handle<E extends HandledEventType>(
+  eventType: E,
+  delivery: Omit<WebhookContext<E>, 'eventType' | 'payload'>,
+  payload: string,
+  deps: JobDeps,
+): Promise<HandlerResult> {
+  const parsed = parsePayload(eventType, JSON.parse(payload));
+  // A payload of another shape fails the same way on every attempt: fail it now, saying what is wrong.
+  if (!parsed.ok) throw new UnrecoverableError(`malformed ${eventType} payload: ${parsed.problem}`);
+  const handler = handlerFor(eventType);
+  if (!handler) throw new UnrecoverableError(`no handler for ${eventType}`);
+  return handler.handle({ ...delivery, eventType, payload: parsed.payload }, deps);
+}
 
 /** The next delivery of the same key is waiting in the delayed set: run it now rather than at its timer. */
 async function wakeNext(deps: JobDeps, orderingKey: string, seq: number): Promise<void> {

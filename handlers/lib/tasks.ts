@@ -1,11 +1,12 @@
 import type { Project } from '../../src/projects/service.js';
 import type { Task, TaskRow } from '../../src/tasks/model.js';
 import { taskIdFromBody, taskIdFromBranch } from '../../src/tasks/model.js';
-import { prBranch, type GiteaPull } from '../../src/gitea/events.js';
+import { prBranch } from '../../src/gitea/events.js';
+import type { PullRequestPayload } from '../../src/gitea/payloads.js';
 import type { HandlerDeps } from '../types.js';
 
 /** The task a pull request belongs to: its head branch, a `Task:` line, or an earlier link. */
-export async function taskForPull(deps: HandlerDeps, project: Project, pr: Pick<GiteaPull, 'number' | 'body' | 'head'>): Promise<Task | null> {
+export async function taskForPull(deps: HandlerDeps, project: Project, pr: Pick<PullRequestPayload['pull_request'], 'number' | 'body' | 'head'>): Promise<Task | null> {
   const id = taskIdFromBranch(prBranch(pr)) ?? taskIdFromBody(pr.body);
   if (id !== null) {
     const task = await deps.tasks.find(id);

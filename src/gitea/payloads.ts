@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HandledEventType } from './events.js';
 
 /*
  * The fields of Gitea's webhook payloads (WEBHOOKS.md §5) that handlers read, checked before a
@@ -6,6 +7,9 @@ import { z } from 'zod';
  * column can hold) then fails at once with what is wrong, instead of as a TypeError or a database
  * error deep in a handler that retrying cannot fix. Fields not named here pass through unchecked.
  * Limits are Gitea's own and those of the columns the values are written to.
+ *
+ * These schemas are the one description of a payload: handlers' payload types are inferred from
+ * them (z.infer), so a field a handler reads is a field checked here.
  */
 
 /**
@@ -38,7 +42,14 @@ const pullRequest = z.looseObject({
 
 export const createPayload = z.looseObject({ ref: branch, ref_type: z.string(), sha, sender: user });
 
-export const pushPayload = z.looseObject({ ref: name('refs/heads/'.length + 255), after: sha, sender: user });
+export const pushPayload = z.looseObject({
+  ref: name('refs/heads/'.length + 255),
+  before: sha.optional(),
+  after: sha,
+  /** Who pushed: for a merge made through the API, the token's user. */
+  pusher: user.nullish(),
+  sender: user,
+});
 
 export const pullRequestPayload = z.looseObject({
   action: z.string(),
@@ -72,25 +83,42 @@ export const issuesPayload = z.looseObject({
   sender: user,
 });
 
-/** The payload struct Gitea sends for an X-Gitea-Event-Type (WEBHOOKS.md §3); null for events modelled nowhere here. */
-export function payloadSchema(eventType: string): z.ZodType | null {
-  if (eventType === 'create') return createPayload;
-  if (eventType === 'push') return pushPayload;
-  // A plain PR comment is an issue comment; every other pull_request_* type carries the pull request.
-  if (eventType === 'issue_comment' || eventType === 'pull_request_comment') return issueCommentPayload;
-  if (eventType === 'pull_request' || eventType.startsWith('pull_request_')) return pullRequestPayload;
-  if (eventType === 'issues' || eventType.startsWith('issue_')) return issuesPayload;
-  return null;
-}
+export type CreatePayload = z.infer<typeof createPayload>;
+export type PushPayload = z.infer<typeof pushPayload>;
+export type PullRequestPayload = z.infer<typeof pullRequestPayload>;
+export type IssueCommentPayload = z.infer<typeof issueCommentPayload>;
+export type IssuesPayload = z.infer<typeof issuesPayload>;
 
-export type ParsedPayload = { ok: true; payload: unknown } | { ok: false; problem: string };
+/**
+ * The payload struct Gitea sends for each X-Gitea-Event-Type aiworker handles (WEBHOOKS.md §3): a
+ * plain PR comment is an issue comment; every other pull_request_* type carries the pull request.
+ * A new handled event type does not compile until it is given its schema here.
+ */
+export const PAYLOAD_SCHEMAS = {
+  create: createPayload,
+  push: pushPayload,
+  pull_request: pullRequestPayload,
+  pull_request_sync: pullRequestPayload,
+  pull_request_review_approved: pullRequestPayload,
+  pull_request_review_rejected: pullRequestPayload,
+  pull_request_review_comment: pullRequestPayload,
+  pull_request_comment: issueCommentPayload,
+  issue_comment: issueCommentPayload,
+  issues: issuesPayload,
+  issue_label: issuesPayload,
+  issue_assign: issuesPayload,
+} as const satisfies Record<HandledEventType, z.ZodType>;
+
+/** The payload a handler of event type E receives. */
+export type PayloadOf<E extends HandledEventType> = z.infer<(typeof PAYLOAD_SCHEMAS)[E]>;
+
+export type ParsedPayload<P> = { ok: true; payload: P } | { ok: false; problem: string };
 
 /** Checks a delivery's payload against its event type's shape; the problem names the fields that are wrong. */
-export function parsePayload(eventType: string, payload: unknown): ParsedPayload {
-  const schema = payloadSchema(eventType);
-  if (!schema) return { ok: false, problem: `no payload shape is known for ${eventType} events` };
-  const result = schema.safeParse(payload);
-  if (result.success) return { ok: true, payload: result.data };
+export function parsePayload<E extends HandledEventType>(eventType: E, payload: unknown): ParsedPayload<PayloadOf<E>> {
+  const result = PAYLOAD_SCHEMAS[eventType].safeParse(payload);
+  // The compiler sees a union of every schema's output here; PAYLOAD_SCHEMAS[eventType] is E's.
+  if (result.success) return { ok: true, payload: result.data as PayloadOf<E> };
   const issues = result.error.issues;
   const problems = issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`);
   return { ok: false, problem: problems.join('; ') + (issues.length > 5 ? `; and ${issues.length - 5} more` : '') };
