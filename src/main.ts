@@ -40,7 +40,7 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { mergeRoutes } from './http/routes/merge.js';
 import { MergeRunStore } from './merges/runs.js';
 import { attachFeed } from './feed/server.js';
-import { dashboardRoutes } from './feed/dashboard.js';
+import { boardRoutes } from './console/serve.js';
 import { JOBS } from '../jobs/index.js';
 import { scheduleAgentLiveness } from '../jobs/agent-liveness.js';
 import { scheduleDeliveryPruning } from '../jobs/delivery-pruning.js';
@@ -287,7 +287,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       // Agents authenticate with their own tokens, not API_TOKEN.
       mcpRoutes({ ...jobDeps, answers }),
       health,
-      dashboardRoutes(),
+      boardRoutes({ signIn: 'feed-token', giteaUrl: config.gitea?.url ?? null, log }),
     ];
     const apiRoutes: Router[] = [
       projectRoutes({

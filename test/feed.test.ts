@@ -468,30 +468,36 @@ describe('event feed (Socket.IO)', function () {
   });
 
   describe('dashboard', function () {
-    it('serves the page, its assets and the Socket.IO client without a token', async () => {
+    it('serves the page and its bundled assets without a token, the assets cached for good and the page never', async () => {
       const page = await fetch(`${svc.url}/`);
       expect(page.status).to.equal(200);
       expect(page.headers.get('content-type')).to.equal('text/html; charset=utf-8');
-      expect(page.headers.get('content-security-policy')).to.match(/script-src 'self'/);
+      expect(page.headers.get('content-security-policy')).to.match(/script-src 'self';/).and.match(/frame-ancestors 'none'/);
       expect(page.headers.get('referrer-policy')).to.equal('no-referrer');
+      expect(page.headers.get('cache-control')).to.equal('no-cache');
       const html = await page.text();
-      expect(html).to.include('/socket.io/socket.io.min.js').and.to.include('/dashboard/dashboard.js');
+      expect(html).to.include('<meta name="aiworker-sign-in" content="feed-token">');
+      const script = /src="(\/dashboard\/board-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+      const style = /href="(\/dashboard\/board-[A-Z0-9]+\.css)"/.exec(html)?.[1];
+      expect(script, 'the page names its hashed script').to.be.a('string');
+      expect(style, 'the page names its hashed style').to.be.a('string');
 
-      const js = await fetch(`${svc.url}/dashboard/dashboard.js`);
+      const js = await fetch(`${svc.url}${script}`);
       expect(js.headers.get('content-type')).to.equal('text/javascript; charset=utf-8');
-      const script = await js.text();
-      expect(script).to.include('"backlog","in_progress","needs_input","ready_to_test","approved","staging","production","cancelled"');
-      expect(() => new Function(script), 'the script parses').to.not.throw();
-
-      const css = await fetch(`${svc.url}/dashboard/dashboard.css`);
+      expect(js.headers.get('cache-control')).to.equal('public, max-age=31536000, immutable');
+      const bundle = await js.text();
+      expect(bundle, 'the task states come from the state machine').to.include('"backlog","in_progress","needs_input","ready_to_test","approved","staging","production","cancelled"');
+      const css = await fetch(`${svc.url}${style}`);
       expect(css.headers.get('content-type')).to.equal('text/css; charset=utf-8');
-      expect(await css.text()).to.not.equal('');
+      expect(await css.text()).to.include('.card');
       const client = await fetch(`${svc.url}/socket.io/socket.io.min.js`);
-      expect(client.status).to.equal(200);
-      expect(await client.text()).to.include('io');
-      const missing = await fetch(`${svc.url}/dashboard/nope.js`);
-      expect(missing.status).to.equal(404);
-      await missing.arrayBuffer();
+      expect(client.status, 'machine clients may still load the Socket.IO client from the server').to.equal(200);
+      await client.arrayBuffer();
+      for (const missing of ['/dashboard/nope.js', '/dashboard/index.html', '/dashboard/..%2Fpackage.json']) {
+        const res = await fetch(`${svc.url}${missing}`);
+        expect(res.status, missing).to.equal(404);
+        await res.arrayBuffer();
+      }
     });
   });
 });

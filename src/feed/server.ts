@@ -15,11 +15,12 @@ import { replayEvents, type FeedEvent } from '../tasks/event-log.js';
 import { feedChannel } from './publisher.js';
 import { OrderedRelay, parseFeedMessage } from './relay.js';
 import { readSnapshot, type FeedSnapshot } from './snapshot.js';
+import { withCardFacts } from '../tasks/board.js';
 import { ALL_ROOM, projectRoom, Subscription } from './subscription.js';
 
 export interface FeedDeps {
   db: Knex;
-  /** Serves `getTask`, which the dashboard uses to refresh a card (PR links change without an event). */
+  /** Serves `getTask`, which the board uses to refresh a card (PR links change without an event). */
   tasks: Pick<TaskService, 'find'>;
   deployments: Pick<DeploymentStore, 'list'>;
   redisUrl: string;
@@ -124,12 +125,12 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     await socket.join(sub.room);
     try {
       await sub.catchUp(async () => {
-        const snapshot = await readSnapshot(db, projectId, since, (event) => sub.deliver(event));
-        for (const id of snapshot.includedIds) if (since === undefined || id <= since) sub.remember(id);
-        sub.advance(snapshot.lastEventId);
+        const { includedIds, ...board } = await readSnapshot(db, projectId, since, (event) => sub.deliver(event));
+        for (const id of includedIds) if (since === undefined || id <= since) sub.remember(id);
+        sub.advance(board.lastEventId);
         // Deployment rows change without feed events, so they need no view shared with lastEventId.
         const { deployments } = await deps.deployments.list(projectId === null ? {} : { projectId }, { limit: RECENT_DEPLOYMENTS, offset: 0 });
-        const answer: FeedSnapshot = { tasks: snapshot.tasks, lastEventId: snapshot.lastEventId, agents: snapshot.agents, deployments };
+        const answer: FeedSnapshot = { ...board, deployments };
         ack(answer);
       });
     } catch (err) {
@@ -148,7 +149,8 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       const { taskId } = validate(getTaskInput, input ?? {}, 'getTask');
       const task = await deps.tasks.find(taskId);
       if (!task) throw notFound(`task ${taskId}`);
-      ack({ task });
+      const [card] = await withCardFacts(db, [task], { taskId });
+      ack({ task: card });
     } catch (err) {
       ack({ error: ackError(err, log) });
     }

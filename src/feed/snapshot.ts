@@ -2,20 +2,28 @@ import type { Knex } from 'knex';
 import { notFound } from '../errors.js';
 import { listAgents, type Agent } from '../agents/service.js';
 import type { Deployment } from '../deployments/store.js';
-import { boardTasks } from '../tasks/board.js';
-import type { Task } from '../tasks/model.js';
+import { boardTasks, withCardFacts } from '../tasks/board.js';
+import type { BoardTask } from '../tasks/model.js';
 import { recentEventIds, replayEvents, type FeedEvent } from '../tasks/event-log.js';
 import { SEAM_WINDOW } from './subscription.js';
 
 /**
- * The `subscribe` acknowledgement. `tasks` and `lastEventId` are SPEC §6; `agents` and
- * `deployments` are additions for the dashboard, which holds the feed token but not API_TOKEN.
+ * The `subscribe` acknowledgement. `tasks` and `lastEventId` are SPEC §6 (each task with its
+ * card's facts added); `agents`, `deployments` and `projects` (id, name, repo) are additions for
+ * the board, which may hold the feed token but not API_TOKEN.
  */
 export interface FeedSnapshot {
-  tasks: Task[];
+  tasks: BoardTask[];
   lastEventId: number;
   agents: Agent[];
   deployments: Deployment[];
+  projects: ProjectSummary[];
+}
+
+export interface ProjectSummary {
+  id: number;
+  name: string;
+  repo: string;
 }
 
 export interface Snapshot extends Omit<FeedSnapshot, 'deployments'> {
@@ -39,11 +47,20 @@ export async function readSnapshot(db: Knex, projectId: number | null, since: nu
       }
       const includedIds = await recentEventIds(trx, projectId, SEAM_WINDOW);
       const lastEventId = includedIds.at(-1) ?? 0;
-      const [tasks, agents] = await Promise.all([boardTasks(trx, projectId), listAgents(trx)]);
+      const [tasks, agents, projects] = await Promise.all([
+        boardTasks(trx, projectId).then((list) => withCardFacts(trx, list, { projectId })),
+        listAgents(trx),
+        trx('projects')
+          .modify((q) => {
+            if (projectId !== null) q.where('id', projectId);
+          })
+          .orderBy('id', 'asc')
+          .select('id', 'name', 'repo') as Promise<ProjectSummary[]>,
+      ]);
       if (since !== undefined && since < lastEventId) {
         await replayEvents(trx, projectId, since, onReplayed, lastEventId);
       }
-      return { tasks, lastEventId, agents, includedIds };
+      return { tasks, lastEventId, agents, projects, includedIds };
     },
     { isolationLevel: 'repeatable read' },
   );

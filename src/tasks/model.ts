@@ -38,6 +38,17 @@ export interface Task {
   updatedAt: string;
 }
 
+/**
+ * A task as the feed's snapshot and `getTask` show it: the REST task plus what the board's card
+ * shows (this file has no server imports: the board's page compiles against it too).
+ */
+export interface BoardTask extends Task {
+  /** When the task entered its current state (how long it has been in its column). */
+  stateSince: string | null;
+  /** The agent's open question, while there is one. */
+  question: string | null;
+}
+
 export interface Question {
   id: number;
   question: string;
