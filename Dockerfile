@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript with the dev dependencies.
+# Build: compile TypeScript and bundle the board with the dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,7 +12,7 @@ COPY migrations ./migrations
 COPY test ./test
 COPY bench ./bench
 COPY fixtures ./fixtures
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev
 
 # Run: only the compiled code and production dependencies, as an unprivileged user.
 FROM node:20-bookworm-slim
@@ -24,6 +24,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/handlers ./dist/handlers
 COPY --from=build /app/dist/jobs ./dist/jobs
 COPY --from=build /app/dist/migrations ./dist/migrations
+COPY --from=build /app/dist/board ./dist/board
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

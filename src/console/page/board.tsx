@@ -67,6 +67,7 @@ export function Board(props: BoardProps) {
   return (
     <>
       <Header {...props} connection={feed.connection} />
+      {(actions || props.readOnlyNote) && (
       <div class="toolbar">
         {actions && project && (
           <>
@@ -83,6 +84,7 @@ export function Board(props: BoardProps) {
           {notice?.text}
         </p>
       </div>
+      )}
       <main class="layout">
         <div class="board" role="region" aria-label="Tasks by state">
           {TASK_STATES.map((state) => (
