@@ -7,6 +7,7 @@ import {
   createTask,
   dropTestState,
   eventually,
+  moveTask,
   REDIS_URL,
   startTestService,
   TEST_FEED_TOKEN,
@@ -135,9 +136,12 @@ describe('event feed (Socket.IO)', function () {
       const c = await track(connect(svc.url!));
       const ack = await subscribe(c, { projectId: project.id });
       const rest = await svc.api('GET', `/api/tasks?projectId=${project.id}`);
-      expect(ack.tasks).to.deep.equal(rest.body.tasks);
-      expect(ack.tasks.map((t: any) => t.title)).to.deep.equal(['First', 'Second']);
       const history = await svc.api('GET', `/api/tasks/${first.id}/events`);
+      // Each task as REST shows it, plus what its card shows: since when it is in its state, its open question.
+      expect(ack.tasks.map(({ stateSince, question, ...task }: any) => task)).to.deep.equal(rest.body.tasks);
+      expect(ack.tasks.map((t: any) => t.title)).to.deep.equal(['First', 'Second']);
+      expect(ack.tasks[0]).to.include({ stateSince: history.body.events.at(-1).at, question: null });
+      expect(ack.projects).to.deep.equal([{ id: project.id, name: project.name, repo: 'acme/snapshot' }]);
       const all = (await logAfter(svc, 0, project.id)).at(-1);
       expect(ack.lastEventId).to.equal(all).and.to.equal(history.body.events.at(-1).eventId);
       expect(ack.agents).to.be.an('array');
@@ -254,7 +258,16 @@ describe('event feed (Socket.IO)', function () {
       const { questions, feedback, ...rest } = (await svc.api('GET', `/api/tasks/${task.id}`)).body;
       expect(questions).to.deep.equal([]);
       expect(feedback).to.deep.equal([]);
-      expect(answer).to.deep.equal({ task: rest });
+      const created = (await svc.api('GET', `/api/tasks/${task.id}/events`)).body.events[0];
+      expect(answer).to.deep.equal({ task: { ...rest, stateSince: created.at, question: null } });
+
+      await moveTask(svc, task.id, 'in_progress');
+      await svc.tasks.ask(task.id, null, 'Which colour?', 'test');
+      const asked = (await svc.api('GET', `/api/tasks/${task.id}/events`)).body.events.at(-1);
+      const waiting = await c.socket.timeout(5000).emitWithAck('getTask', { taskId: task.id });
+      expect(waiting.task).to.include({ state: 'needs_input', question: 'Which colour?', stateSince: asked.at });
+      await svc.tasks.answer(task.id, 'Blue.', { actor: 'test', source: 'rest' });
+      expect((await c.socket.timeout(5000).emitWithAck('getTask', { taskId: task.id })).task).to.include({ state: 'in_progress', question: null });
       expect((await c.socket.timeout(5000).emitWithAck('getTask', { taskId: 'x' })).error.code).to.equal('bad_request');
       expect((await c.socket.timeout(5000).emitWithAck('getTask', { taskId: 999_999 })).error.code).to.equal('not_found');
     });
