@@ -6,7 +6,6 @@ import { giteaDelivery } from './support/gitea-delivery.js';
 import { appendEvent, type NewEvent } from '../src/tasks/event-log.js';
 import { RedisFeedPublisher } from '../src/feed/publisher.js';
 import { TASK_STATES } from '../src/tasks/states.js';
-import { buildBoard } from '../src/console/build.js';
 
 /** The board of machine screens: sign-in with Gitea is not configured, the feed token opens a board that watches. */
 describe('board with the feed token, in a browser', function () {
@@ -16,8 +15,6 @@ describe('board with the feed token, in a browser', function () {
 
   before(async function () {
     if (!chromiumAvailable()) this.skip();
-    // The bundle the service serves is built from the sources under test.
-    await buildBoard();
     svc = await startTestService();
     browser = await launchBrowser();
   });
