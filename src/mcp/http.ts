@@ -5,7 +5,7 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.js';
 import { bearerToken } from '../http/auth.js';
 import { mediaType, parseJson, readRawBody } from '../http/body.js';
-import { createMcpServer, type McpDeps } from './server.js';
+import { mcpServers, type McpDeps } from './server.js';
 
 /** JSON-RPC has no codes for these; both sit in its implementation-defined server-error range, as the SDK's examples use them. */
 const UNAUTHORIZED = -32001;
@@ -22,6 +22,7 @@ function refuse(ctx: Context, status: number, code: number, message: string): vo
  */
 export function mcpRoutes(deps: McpDeps, opts: { maxBodyBytes?: number } = {}): Router {
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const serverFor = mcpServers(deps);
   const router = new Router();
   router.all('/mcp', async (ctx) => {
     const token = bearerToken(ctx);
@@ -52,7 +53,7 @@ export function mcpRoutes(deps: McpDeps, opts: { maxBodyBytes?: number } = {}): 
       return;
     }
 
-    const server = createMcpServer(deps, agent);
+    const server = serverFor(agent);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     ctx.respond = false;
     ctx.res.on('close', () => {

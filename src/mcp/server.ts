@@ -1,5 +1,6 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,7 @@ import type { TaskService } from '../tasks/service.js';
 import type { AnswerWaiter } from './answers.js';
 import { TOOLS } from './tools/index.js';
 import { ToolError, type Tool, type ToolContext } from './tools/types.js';
+import { Toolset, toolError } from './toolset.js';
 
 /** The part of the Gitea client the tools use. */
 export type RepoApi = Pick<GiteaClient, 'ensureBranch' | 'createPull' | 'findPull'>;
@@ -47,8 +49,6 @@ const asResult = (value: Record<string, unknown>): CallToolResult => ({
   content: [{ type: 'text', text: JSON.stringify(value) }],
   structuredContent: value,
 });
-
-const asError = (message: string): CallToolResult => ({ content: [{ type: 'text', text: message }], isError: true });
 
 /** A tool call is a sign of life (one write); an agent marked offline (by itself or by the liveness sweep) is back. */
 async function markSeen(deps: McpDeps, agentId: number, actor: string): Promise<void> {
@@ -85,19 +85,40 @@ async function runTool(tool: Tool, args: unknown, deps: McpDeps, agent: Agent, s
     if (tool.countsAsSeen) await markSeen(deps, agent.id, actor);
     return asResult(await tool.run(args, ctx));
   } catch (err) {
-    return asError(errorMessage(err, tool.name, deps.log));
+    return toolError(errorMessage(err, tool.name, deps.log));
   }
 }
 
-/** An MCP server speaking for one authenticated agent; every tool acts as that agent. */
-export function createMcpServer(deps: McpDeps, agent: Agent): McpServer {
-  const server = new McpServer({ name: 'aiworker', version: pkg.version }, { instructions: INSTRUCTIONS });
-  for (const tool of TOOLS) {
-    server.registerTool(
-      tool.name,
-      { description: tool.description, inputSchema: tool.input, annotations: { readOnlyHint: tool.readOnly } },
-      (args: unknown, extra) => runTool(tool, args, deps, agent, extra.signal),
+/** Makes the MCP server of one agent; everything that does not depend on the agent is built once, by mcpServers. */
+export type McpServerFactory = (agent: Agent) => Server;
+
+/**
+ * Builds once what every MCP server of this process shares (the tool list, argument parsers, the
+ * JSON Schema validator) and returns a factory of servers, one per agent and connection. A server
+ * per request is then a few objects: Streamable HTTP without sessions needs one per request, since a
+ * server speaks on one transport at a time.
+ */
+export function mcpServers(deps: McpDeps, tools: readonly Tool[] = TOOLS): McpServerFactory {
+  const toolset = new Toolset(tools);
+  const listAnswer = { tools: toolset.listed };
+  // The SDK builds an Ajv instance per server unless given one (milliseconds each): one serves all.
+  const jsonSchemaValidator = new AjvJsonSchemaValidator();
+  return (agent) => {
+    const server = new Server(
+      { name: 'aiworker', version: pkg.version },
+      { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS, jsonSchemaValidator },
     );
-  }
-  return server;
+    server.setRequestHandler(ListToolsRequestSchema, () => listAnswer);
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const resolved = toolset.resolve(request.params.name, request.params.arguments);
+      if ('error' in resolved) return resolved.error;
+      return runTool(resolved.tool, resolved.args, deps, agent, extra.signal);
+    });
+    return server;
+  };
+}
+
+/** An MCP server speaking for one authenticated agent; every tool acts as that agent. */
+export function createMcpServer(deps: McpDeps, agent: Agent): Server {
+  return mcpServers(deps)(agent);
 }
