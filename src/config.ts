@@ -59,6 +59,7 @@ const schema = z.object({
   DEPLOY_CONCURRENCY: int(1, 64).default(4),
   JOB_LOCK_SECONDS: int(1, 3600).default(30),
   AGENT_TIMEOUT: int(10, 7 * 24 * 3600).default(15 * 60),
+  AGENT_TOKEN_CACHE_SECONDS: int(0, 300).default(5),
   PERMISSION_CACHE_SECONDS: int(0, 3600).default(60),
   SHUTDOWN_GRACE_SECONDS: int(1, 600).default(10),
   DELIVERY_RETENTION_DAYS: int(1, 3650).default(30),
@@ -96,6 +97,8 @@ export interface Config {
   /** How long a worker's hold on a job lasts without renewal; a job of a dead worker runs again after it. */
   jobLockMs: number;
   agentTimeoutMs: number;
+  /** How long a process trusts an agent token it looked up: a revoked token is refused within this time. */
+  agentTokenCacheMs: number;
   permissionCacheSeconds: number;
   /** Ended webhook deliveries older than this are deleted. */
   deliveryRetentionDays: number;
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, serviceAccountT
     deployConcurrency: e.DEPLOY_CONCURRENCY,
     jobLockMs: e.JOB_LOCK_SECONDS * 1000,
     agentTimeoutMs: e.AGENT_TIMEOUT * 1000,
+    agentTokenCacheMs: e.AGENT_TOKEN_CACHE_SECONDS * 1000,
     permissionCacheSeconds: e.PERMISSION_CACHE_SECONDS,
     deliveryRetentionDays: e.DELIVERY_RETENTION_DAYS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,

@@ -3,7 +3,9 @@ import type { Knex } from 'knex';
 import { CACHE_TTL, gens } from '../cache.js';
 import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../tasks/unit-of-work.js';
 import type { Page } from '../pagination.js';
+import type { NewEvent } from '../tasks/event-log.js';
 import { notFound } from '../errors.js';
+import { TtlMap } from '../ttl-map.js';
 
 export const AGENT_STATUSES = ['idle', 'busy', 'offline'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -16,6 +18,7 @@ interface AgentRow {
   current_task_id: number | null;
   last_seen_at: Date | null;
   created_at: Date;
+  revoked_at?: Date | null;
 }
 
 export interface Agent {
@@ -45,11 +48,36 @@ export async function listAgents(db: Knex): Promise<Agent[]> {
   return (rows as AgentRow[]).map(toAgent);
 }
 
+/** The feed event of an agent's new status or task; projectId is its task's project. */
+export function agentStatusEvent(agentId: number, status: AgentStatus, currentTaskId: number | null, projectId: number | null, actor: string): NewEvent {
+  return { type: 'agent:status', projectId, actor, payload: { agentId, status, currentTaskId } };
+}
+
 /** Tokens are random and long, so a fast hash is enough; only the hash is stored. */
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** Agents a process remembers by token at most: enough for any team, bounded whatever is tried. */
+const MAX_CACHED_TOKENS = 10_000;
+/** A sign of life is written at most this often per agent by one process: AGENT_TIMEOUT is at least 10 s. */
+const SIGHTING_INTERVAL_MS = 1000;
+
+export interface AgentServiceOptions {
+  /** How long this process trusts a token it has looked up; a revoked token is refused everywhere within this time. 0 asks MySQL every time. */
+  tokenCacheMs: number;
+}
+
 export class AgentService {
-  constructor(private readonly deps: UnitOfWorkDeps) {}
+  /** token hash → the agent it signed in as; only valid tokens are kept. */
+  private readonly tokens: TtlMap<string, Agent>;
+  /** agent id → this process wrote its sign of life less than SIGHTING_INTERVAL_MS ago. */
+  private readonly sightings = new TtlMap<number, true>({ ttlMs: SIGHTING_INTERVAL_MS, maxEntries: MAX_CACHED_TOKENS });
+
+  constructor(
+    private readonly deps: UnitOfWorkDeps,
+    opts: AgentServiceOptions = { tokenCacheMs: 5000 },
+  ) {
+    this.tokens = new TtlMap({ ttlMs: opts.tokenCacheMs, maxEntries: MAX_CACHED_TOKENS });
+  }
 
   async create(name: string): Promise<Agent & { token: string }> {
     const token = `aiw_${randomBytes(32).toString('base64url')}`;
@@ -64,9 +92,42 @@ export class AgentService {
     return toAgent(row);
   }
 
+  /**
+   * The agent a token signs in as, or null (unknown or revoked). Who the agent is (id, name) is all
+   * a caller may rely on: its status is as of the look-up, which this process reuses for a few seconds.
+   */
   async authenticate(token: string): Promise<Agent | null> {
-    const row = await this.deps.db<AgentRow>('agents').where({ token_hash: hashToken(token) }).first();
-    return row ? toAgent(row) : null;
+    const hash = hashToken(token);
+    const known = this.tokens.get(hash);
+    if (known) return known;
+    const row = await this.deps.db<AgentRow>('agents').where({ token_hash: hash }).whereNull('revoked_at').first(...AGENT_COLUMNS);
+    if (!row) return null;
+    const agent = toAgent(row);
+    this.tokens.set(hash, agent);
+    return agent;
+  }
+
+  /**
+   * Revokes the agent's token: refused at once by this process, by the others within their token
+   * cache time. The agent is marked offline; the row stays, as tasks and events name it.
+   */
+  async revoke(id: number, actor: string): Promise<Agent> {
+    const agent = await unitOfWork(this.deps, async (tx) => {
+      const row = await tx.trx<AgentRow>('agents').where({ id }).forUpdate().first();
+      if (!row) throw notFound(`agent ${id}`);
+      if (!row.revoked_at) await tx.trx('agents').where({ id }).update({ revoked_at: new Date() });
+      const after: AgentRow = { ...row, status: 'offline', current_task_id: null };
+      await this.write(tx, row, after, actor);
+      return toAgent(after);
+    });
+    this.forget(id);
+    return agent;
+  }
+
+  /** Drops what this process remembers of an agent, after a write that changed it. */
+  private forget(id: number): void {
+    this.tokens.deleteWhere((agent) => agent.id === id);
+    this.sightings.delete(id);
   }
 
   async list(page: Page): Promise<{ agents: Agent[]; total: number }> {
@@ -81,6 +142,7 @@ export class AgentService {
 
   /** Records that the agent is alive and, when status or task changed, publishes agent:status. */
   async report(id: number, status: AgentStatus, currentTaskId: number | null | undefined, actor: string): Promise<Agent> {
+    this.sightings.delete(id);
     return unitOfWork(this.deps, async (tx) => {
       const row = await tx.trx<AgentRow>('agents').where({ id }).forUpdate().first();
       if (!row) throw notFound(`agent ${id}`);
@@ -96,6 +158,7 @@ export class AgentService {
    * agent calling in at that moment stays; its last-seen time is left as it was. False when it was not.
    */
   async markOfflineIfLapsed(id: number, cutoff: Date, actor: string): Promise<boolean> {
+    this.sightings.delete(id);
     return unitOfWork(this.deps, async (tx) => {
       const row = await tx.trx<AgentRow>('agents').where({ id }).forUpdate().first();
       if (!row || row.status === 'offline' || (row.last_seen_at !== null && new Date(row.last_seen_at) >= cutoff)) return false;
@@ -111,18 +174,25 @@ export class AgentService {
       .update({ status: after.status, current_task_id: after.current_task_id, last_seen_at: after.last_seen_at });
     if (before.status === after.status && before.current_task_id === after.current_task_id) return;
     const task = after.current_task_id ? await tx.trx('tasks').where({ id: after.current_task_id }).first('project_id') : null;
-    await tx.emit({
-      type: 'agent:status',
-      projectId: task?.project_id ?? null,
-      actor,
-      payload: { agentId: after.id, status: after.status, currentTaskId: after.current_task_id },
-    });
+    await tx.emit(agentStatusEvent(after.id, after.status, after.current_task_id, task?.project_id ?? null, actor));
     tx.touch(gens.agents());
   }
 
-  /** Records a sign of life of an agent that is present; false when it is marked offline (or unknown). */
+  /**
+   * Records a sign of life of an agent that is present; false when it is marked offline (or unknown).
+   * One write per agent per second and process is enough for a timeout of minutes: calls in between
+   * cost nothing. Marking the agent offline here forgets the last write, so the next call is written.
+   */
   async touch(id: number): Promise<boolean> {
-    return (await this.deps.db('agents').where({ id }).whereNot('status', 'offline').update({ last_seen_at: new Date() })) > 0;
+    if (this.sightings.get(id)) return true;
+    const present = (await this.deps.db('agents').where({ id }).whereNot('status', 'offline').update({ last_seen_at: new Date() })) > 0;
+    if (present) this.sightings.set(id, true);
+    return present;
+  }
+
+  /** Notes that a write of this process (a claim) has just recorded the agent's sign of life. */
+  sighted(id: number): void {
+    this.sightings.set(id, true);
   }
 
   /** Agents silent for longer than timeoutMs, still marked as present. */

@@ -58,28 +58,39 @@ export interface EventRow {
   created_at: Date;
 }
 
-export async function appendEvent(trx: Knex.Transaction, event: NewEvent): Promise<FeedEvent> {
+/**
+ * Appends events in one insert; their ids are consecutive, in the order given (the caller holds the
+ * event sequence lock, and InnoDB numbers the rows of one simple insert consecutively).
+ */
+export async function appendEvents(trx: Knex.Transaction, events: NewEvent[]): Promise<FeedEvent[]> {
+  if (!events.length) return [];
   const at = new Date();
-  const [id] = await trx('task_events').insert({
-    type: event.type,
-    project_id: event.projectId,
-    task_id: event.taskId ?? null,
-    from_state: event.from ?? null,
-    to_state: event.to ?? null,
-    actor: event.actor ?? null,
-    reason: event.reason ?? null,
-    delivery_id: event.deliveryId ?? null,
-    data: JSON.stringify(event.payload),
-    created_at: at,
-  });
-  return {
-    eventId: Number(id),
+  const [first] = await trx('task_events').insert(
+    events.map((event) => ({
+      type: event.type,
+      project_id: event.projectId,
+      task_id: event.taskId ?? null,
+      from_state: event.from ?? null,
+      to_state: event.to ?? null,
+      actor: event.actor ?? null,
+      reason: event.reason ?? null,
+      delivery_id: event.deliveryId ?? null,
+      data: JSON.stringify(event.payload),
+      created_at: at,
+    })),
+  );
+  return events.map((event, i) => ({
+    eventId: Number(first) + i,
     type: event.type,
     projectId: event.projectId,
     taskId: event.taskId ?? null,
     at: at.toISOString(),
     payload: event.payload,
-  };
+  }));
+}
+
+export async function appendEvent(trx: Knex.Transaction, event: NewEvent): Promise<FeedEvent> {
+  return (await appendEvents(trx, [event]))[0];
 }
 
 export function toFeedEvent(row: EventRow): FeedEvent {

@@ -5,6 +5,7 @@ import { unitOfWork, type Tx, type UnitOfWorkDeps } from './unit-of-work.js';
 import { toFeedEvent, type EventPublisher, type EventRow } from './event-log.js';
 import type { Page } from '../pagination.js';
 import { refusal, type TaskState, type TransitionSource, type TransitionVia } from './states.js';
+import { TaskClaims } from './claims.js';
 import { toFeedback, toQuestion, toTask, type Task, type TaskDetail, type TaskRow } from './model.js';
 
 export interface TransitionOptions {
@@ -57,12 +58,14 @@ export class TaskService {
   private readonly cache: Cache;
   private readonly uow: UnitOfWorkDeps;
   private readonly answers: AnswerNotifier | null;
+  private readonly claims: TaskClaims;
 
   constructor(deps: { db: Knex; cache: Cache; feed: EventPublisher; answers?: AnswerNotifier }) {
     this.db = deps.db;
     this.cache = deps.cache;
     this.uow = { db: deps.db, cache: deps.cache, feed: deps.feed };
     this.answers = deps.answers ?? null;
+    this.claims = new TaskClaims(this.uow);
   }
 
   async create(input: {
@@ -220,22 +223,12 @@ export class TaskService {
     return row;
   }
 
-  /** Atomic claim: concurrent callers skip rows another transaction holds, so no task is handed out twice. */
+  /**
+   * Atomic claim of the oldest backlog task (of the project, if given): it moves to in_progress,
+   * assigned to the agent, who is recorded busy on it. Concurrent claims never get the same task.
+   */
   async claimNext(agentId: number, actor: string, projectId?: number): Promise<Task | null> {
-    return unitOfWork(this.uow, async (tx) => {
-      const q = tx.trx<TaskRow>('tasks').where('state', 'backlog').orderBy('id', 'asc').limit(1).forUpdate().skipLocked();
-      if (projectId !== undefined) q.andWhere('project_id', projectId);
-      const row = await q.first();
-      if (!row) return null;
-      const { task } = await this.applyTransition(tx, row, 'in_progress', {
-        source: 'agent',
-        via: 'claim',
-        actor,
-        reason: 'claimed by an agent',
-        patch: { assigned_agent_id: agentId },
-      });
-      return task;
-    });
+    return this.claims.claim({ agentId, actor, projectId });
   }
 
   async ask(taskId: number, agentId: number | null, question: string, actor: string): Promise<{ questionId: number; task: Task }> {

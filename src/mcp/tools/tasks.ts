@@ -16,9 +16,8 @@ export const getNextTask = defineTool({
   },
   readOnly: false,
   async run({ projectId }, { deps, agent, actor }) {
-    const task = await deps.tasks.claimNext(agent.id, actor, projectId);
-    if (task) await deps.agents.report(agent.id, 'busy', task.id, actor);
-    return { task };
+    // The claim records the agent busy on the task in its own transaction.
+    return { task: await deps.tasks.claimNext(agent.id, actor, projectId) };
   },
 });
 
