@@ -1,47 +1,51 @@
-import { callTool, startMcpHarness } from '../test/support/mcp-harness.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cpuMsOf } from './processes.js';
+import type { Aiworker } from './service.js';
 
 export interface ClaimsBench {
   agents: number;
   tasks: number;
   seconds: number;
   claimsPerSecond: number;
+  /** CPU time of the service per claim (µs). */
+  serviceCpuUs: number | null;
+}
+
+/** Runs the agents' process (claims-child.ts) and returns what it printed. */
+function race(url: string, projectId: number, tokens: string[]): Promise<{ claimed: number[][]; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./claims-child.ts', import.meta.url)), url, String(projectId)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the agents' process exited with ${code}`))));
+    child.stdin.end(JSON.stringify(tokens));
+  });
 }
 
 /**
- * Agents racing for the backlog through MCP over Streamable HTTP: each calls get_next_task until
- * it gets {task: null}. Measured from the first call to the last answer; connecting is not measured.
- * Throws if a task was handed out twice or left unclaimed.
+ * `agents` agents, each with its own token, race for `tasks` backlog tasks through MCP over
+ * Streamable HTTP against a running service; the agents run in a process of their own. Throws if a
+ * task was handed out twice or left unclaimed.
  */
-export async function benchClaims(agents = 50, tasks = 500): Promise<ClaimsBench> {
-  const h = await startMcpHarness({ ROLE: 'web' });
-  try {
-    const project = (await h.api('POST', '/api/projects', { name: 'Bench', repo: 'acme/bench' })).body;
-    for (let i = 0; i < tasks; i += 50) {
-      const batch = Math.min(50, tasks - i);
-      await Promise.all(Array.from({ length: batch }, (_, j) => h.deps.tasks.create({ projectId: project.id, title: `Task ${i + j}`, actor: 'bench' })));
-    }
-    const tokens = await Promise.all(Array.from({ length: agents }, async (_, i) => (await h.createAgent(`bench-${i}`)).token));
-    const clients = await Promise.all(tokens.map((t) => h.connect(t)));
-
-    const started = process.hrtime.bigint();
-    const claimed = await Promise.all(
-      clients.map(async (client) => {
-        const ids: number[] = [];
-        for (;;) {
-          const { task } = await callTool(client, 'get_next_task', { projectId: project.id });
-          if (!task) return ids;
-          ids.push(task.id);
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-
-    const ids = claimed.flat();
-    if (ids.length !== tasks || new Set(ids).size !== tasks) {
-      throw new Error(`claims went wrong: ${ids.length} claims of ${new Set(ids).size} distinct tasks, ${tasks} expected`);
-    }
-    return { agents, tasks, seconds, claimsPerSecond: tasks / seconds };
-  } finally {
-    await h.close();
+export async function benchClaims(service: Aiworker, agents = 50, tasks = 500): Promise<ClaimsBench> {
+  const project = await service.api('POST', '/api/projects', { name: 'Claims bench', repo: `bench/claims-${Date.now()}` });
+  for (let i = 0; i < tasks; i += 25) {
+    await Promise.all(Array.from({ length: Math.min(25, tasks - i) }, (_, j) => service.api('POST', '/api/tasks', { projectId: project.id, title: `Task ${i + j}` })));
   }
+  const tokens: string[] = [];
+  for (let i = 0; i < agents; i++) tokens.push((await service.api('POST', '/api/agents', { name: `bench-agent-${i}` })).token);
+
+  const cpuBefore = cpuMsOf(service.pid);
+  const { claimed, seconds } = await race(service.url, project.id, tokens);
+  const cpuAfter = cpuMsOf(service.pid);
+  const ids = claimed.flat();
+  if (ids.length !== tasks || new Set(ids).size !== tasks) {
+    throw new Error(`claims went wrong: ${ids.length} claims of ${new Set(ids).size} distinct tasks, ${tasks} expected`);
+  }
+  const serviceCpuUs = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / tasks;
+  return { agents, tasks, seconds, claimsPerSecond: tasks / seconds, serviceCpuUs };
 }

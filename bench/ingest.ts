@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freePort } from '../test/support/redis-server.js';
-import { processEnv } from '../test/support/processes.js';
-import { dropTestState, uniqueName } from '../test/support/service.js';
 import type { LoadResult } from './load.js';
-import { cpuMsOf, minorFaultsOf, pidOf, startServer, type BenchServer } from './processes.js';
+import { cpuMsOf, minorFaultsOf, peakResidentMiB, pidOf, residentMiB, startServer, type BenchServer } from './processes.js';
+import { startAiworker, type Aiworker } from './service.js';
 
 const run = promisify(execFile);
 
@@ -32,6 +31,8 @@ export interface IngestBench {
   rounds: IngestRound[];
   /** The round with the median ratio: its figures are the ones reported. */
   median: IngestRound;
+  /** Resident memory of the web role (MiB): after the last round, and the most it had at any time. */
+  webRss: { after: number | null; peak: number | null };
 }
 
 /** Drives the load from a separate process (see load-child.ts), so it shares no event loop with what it measures. */
@@ -72,13 +73,12 @@ async function measure(server: BenchServer, others: { mysqld: number | null; red
  * ratio compares two loads run seconds apart, and the median round is reported.
  */
 export async function benchIngest(opts = { total: 5000, connections: 50, rounds: 3, warmup: 3000 }): Promise<IngestBench> {
-  const name = uniqueName();
   const others = { mysqld: await pidOf('mariadbd'), redis: await pidOf('redis-server') };
   const bare = await startServer('bench/bare-endpoint.ts', [], {}, await freePort(), '/');
-  let aiworker: BenchServer | null = null;
+  let aiworker: Aiworker | null = null;
   try {
     // The web role alone: ingest is what is measured; workers would compete for the same cores.
-    aiworker = await startServer('src/cli.ts', ['serve'], processEnv(name), await freePort(), '/healthz');
+    aiworker = await startAiworker('serve');
     let offset = 0;
     const next = (n: number) => ((offset += n), offset - n);
     await loadFromChild(`${bare.url}/webhooks/gitea`, opts.warmup, opts.connections, next(opts.warmup));
@@ -90,10 +90,9 @@ export async function benchIngest(opts = { total: 5000, connections: 50, rounds:
       rounds.push({ bare: b, aiworker: a, ratio: a.perSecond / b.perSecond });
     }
     const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)];
-    return { rounds, median };
+    return { rounds, median, webRss: { after: residentMiB(aiworker.pid), peak: peakResidentMiB(aiworker.pid) } };
   } finally {
     await bare.stop();
-    await aiworker?.stop();
-    await dropTestState(name);
+    await aiworker?.close();
   }
 }

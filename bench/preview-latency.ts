@@ -1,42 +1,39 @@
 import { Redis } from 'ioredis';
-import { createKubeCluster } from '../src/k8s/cluster.js';
 import { feedChannel } from '../src/feed/publisher.js';
 import type { FeedEvent } from '../src/tasks/event-log.js';
 import { giteaDelivery } from '../test/support/gitea-delivery.js';
-import { startGiteaServer } from '../test/support/gitea-server.js';
-import { startKubeApiServer } from '../test/support/kube-api-server.js';
-import { REDIS_URL, startTestService } from '../test/support/service.js';
+import { REDIS_URL } from '../test/support/service.js';
 import { percentile } from './load.js';
+import type { Aiworker } from './service.js';
 
 const WARMUP = 3;
 
 /**
  * Latency from a `pull_request` opened webhook to the task's `task:ready_to_test` feed event, end to
- * end: signed delivery → ingest (MySQL) → webhooks queue → handler → deploy queue → preview-deploy job
- * (render, apply, rollout read, transition) → Redis feed. The preview debounce is set to 0, so the
- * 1.5 s burst window production waits is not in these figures; the Kubernetes and Gitea APIs are
- * loopback servers (test/support) that answer at once, so what is measured is aiworker's own path. Samples run one after another; `n` excludes a short warm-up.
+ * end, against a running `all` service with its default settings (the preview debounce included):
+ * signed delivery → ingest (MySQL) → webhooks queue → handler → deploy queue → preview-deploy job
+ * (render, apply, rollout read, transition) → Redis feed. Kubernetes and Gitea are loopback servers
+ * (test/support) that answer at once, so what is measured is aiworker's own path. Samples run one
+ * after another; `n` excludes a short warm-up.
  */
-export async function benchPreviewLatency(n: number): Promise<{ samples: number; p50: number; p99: number }> {
-  const kube = await startKubeApiServer();
-  const gitea = await startGiteaServer();
-  const svc = await startTestService(gitea.env(), { cluster: createKubeCluster({ kubeConfig: kube.kubeConfig() }) });
+export async function benchPreviewLatency(service: Aiworker, n: number): Promise<{ samples: number; p50: number; p99: number }> {
   const subscriber = new Redis(REDIS_URL);
   const waiting = new Map<number, (failure?: string) => void>();
   try {
-    await subscriber.subscribe(feedChannel(svc.config.redisPrefix));
+    await subscriber.subscribe(feedChannel(service.redisPrefix));
     subscriber.on('message', (_channel, message) => {
-      const event = JSON.parse(message) as FeedEvent;
-      if (event.taskId === null) return;
-      if (event.type === 'task:ready_to_test') waiting.get(event.taskId)?.();
-      // A failed deploy would otherwise only show as a timeout.
-      if (event.type === 'deploy:completed' && event.payload.status !== 'succeeded') waiting.get(event.taskId)?.(JSON.stringify(event.payload));
+      for (const event of ([] as FeedEvent[]).concat(JSON.parse(message))) {
+        if (event.taskId === null) continue;
+        if (event.type === 'task:ready_to_test') waiting.get(event.taskId)?.();
+        // A failed deploy would otherwise only show as a timeout.
+        if (event.type === 'deploy:completed' && event.payload.status !== 'succeeded') waiting.get(event.taskId)?.(JSON.stringify(event.payload));
+      }
     });
-    const project = await svc.projects.create({ name: 'bench', repo: 'acme/webapp', previewImage: 'registry.example.com/acme/webapp' });
+    const project = await service.api('POST', '/api/projects', { name: 'bench', repo: 'acme/webapp', previewImage: 'registry.example.com/acme/webapp' });
     const latencies: number[] = [];
     for (let i = 0; i < WARMUP + n; i++) {
-      const task = await svc.tasks.create({ projectId: project.id, title: `bench ${i}`, actor: 'bench' });
-      await svc.tasks.transition(task.id, 'in_progress', { source: 'rest', actor: 'bench' });
+      const task = await service.api('POST', '/api/tasks', { projectId: project.id, title: `bench ${i}` });
+      await service.api('PATCH', `/api/tasks/${task.id}`, { state: 'in_progress' });
       const delivery = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: 1000 + i });
       const ready = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`task ${task.id} not ready_to_test within 30 s`)), 30_000);
@@ -47,8 +44,8 @@ export async function benchPreviewLatency(n: number): Promise<{ samples: number;
         });
       });
       const started = process.hrtime.bigint();
-      const res = await svc.deliver(delivery);
-      if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
+      const res = await fetch(`${service.url}/webhooks/gitea`, { method: 'POST', headers: delivery.headers, body: delivery.body });
+      if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
       await ready;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       waiting.delete(task.id);
@@ -58,8 +55,5 @@ export async function benchPreviewLatency(n: number): Promise<{ samples: number;
     return { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   } finally {
     subscriber.disconnect();
-    await svc.cleanup();
-    await gitea.close();
-    await kube.close();
   }
 }

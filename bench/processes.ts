@@ -29,6 +29,21 @@ export function minorFaultsOf(pid: number): number | null {
   return fields && Number(fields[7]);
 }
 
+/** A size line of /proc/<pid>/status in MiB (VmRSS: resident now, VmHWM: the peak so far); null where there is none. */
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident memory of a process now, in MiB. */
+export const residentMiB = (pid: number) => statusMiB(pid, 'VmRSS');
+/** The most resident memory a process has had, in MiB. */
+export const peakResidentMiB = (pid: number) => statusMiB(pid, 'VmHWM');
+
 /** The pid of a running program by its exact name (mariadbd, redis-server), or null. */
 export async function pidOf(program: string): Promise<number | null> {
   try {
@@ -47,9 +62,19 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx <script> ...args` with PORT set, and waits until `readyPath` answers below 500. */
-export async function startServer(script: string, args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<BenchServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+/**
+ * Starts `node --import tsx <script> ...args` (or plain `node`, for compiled JavaScript) with PORT
+ * set, and waits until `readyPath` answers below 500.
+ */
+export async function startServer(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  readyPath: string,
+  opts: { node?: boolean } = {},
+): Promise<BenchServer> {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.node ? [] : ['--import', 'tsx']), script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],

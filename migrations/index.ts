@@ -5,7 +5,7 @@ import * as longTexts from './20261125020000_long_texts.js';
 import * as eventSequence from './20261125030000_event_sequence.js';
 import * as jobOutbox from './20261125040000_job_outbox.js';
 import * as commandReplies from './20261205000000_command_replies.js';
-import * as agentRevocation from './20261207000000_agent_revocation.js';
+import * as agentRevocation from './20261207120000_agent_revocation.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,7 +20,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261125030000_event_sequence', eventSequence],
   ['20261125040000_job_outbox', jobOutbox],
   ['20261205000000_command_replies', commandReplies],
-  ['20261207000000_agent_revocation', agentRevocation],
+  ['20261207120000_agent_revocation', agentRevocation],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

@@ -27,6 +27,8 @@ async function mcpStatus(url: string, token: string): Promise<number> {
 }
 
 describe('claims over MCP by many agents on two replicas', function () {
+  // A shared 2-core machine may take minutes for the race; its speed is the benchmark's business.
+  this.timeout(180_000);
   const name = uniqueName();
   let a: TestService;
   let b: TestService;
