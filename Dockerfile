@@ -4,14 +4,12 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 COPY handlers ./handlers
 COPY jobs ./jobs
 COPY migrations ./migrations
-COPY test ./test
-COPY bench ./bench
-COPY fixtures ./fixtures
 RUN npm run build && npm prune --omit=dev
 
 # Run: only the compiled code and production dependencies, as an unprivileged user.
@@ -25,6 +23,8 @@ COPY --from=build /app/dist/handlers ./dist/handlers
 COPY --from=build /app/dist/jobs ./dist/jobs
 COPY --from=build /app/dist/migrations ./dist/migrations
 COPY --from=build /app/dist/board ./dist/board
+# src/mcp/server.ts reads its version from the package.json tsc copies beside the compiled code.
+COPY --from=build /app/dist/package.json ./dist/package.json
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

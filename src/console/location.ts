@@ -1,23 +1,18 @@
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const here = fileURLToPath(import.meta.url);
+/** src/console/ is two levels below the tree it belongs to: the repository, or a build's dist/. */
+const tree = join(dirname(here), '..', '..');
+/** Compiled, this module is dist/src/console/location.js; from the sources (tsx), location.ts. */
+const compiled = here.endsWith('.js');
+
 /**
- * The package root: the nearest folder above this module holding package.json. The same answer
- * from src/ under tsx and from dist/src/ after the build, so both find the one built bundle.
+ * Where the board's bundle is served from. A build carries its own (dist/board beside dist/src,
+ * written by scripts/build.mjs), so processes running different builds never share one; from the
+ * sources (tsx: tests, `npm run dev`) it is dist/board, written by `npm run build:board`.
  */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
-}
+export const BOARD_BUILD_DIR = compiled ? join(tree, 'board') : join(tree, 'dist', 'board');
 
-/** Where `npm run build` writes the board's bundle and where the web role serves it from. */
-export const BOARD_BUILD_DIR = join(packageRoot(), 'dist', 'board');
-
-/** The board's sources (its entry point, its page template and its tsconfig). */
-export const BOARD_SOURCE_DIR = join(packageRoot(), 'src', 'console', 'page');
+/** The board's sources (its entry point, its page template and its tsconfig); read only from the sources. */
+export const BOARD_SOURCE_DIR = join(tree, 'src', 'console', 'page');
