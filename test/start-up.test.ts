@@ -66,7 +66,7 @@ describe('npm start', function () {
     });
   }
 
-  it('four at once from one fresh checkout (two web, two workers) all become healthy, built once', async () => {
+  it('four at once from one fresh checkout (two web, two workers) all become healthy, from one build that carries the board', async () => {
     const name = uniqueName();
     const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
     const roles = ['web', 'web', 'worker', 'worker'];
@@ -82,6 +82,12 @@ describe('npm start', function () {
           540_000,
           `${roles[i]} on port ${port} to be healthy`,
         );
+      }
+      // The board is part of the build: the web role serves it from there.
+      for (const port of ports.slice(0, 2)) {
+        const page = await fetch(`http://127.0.0.1:${port}/`);
+        expect(page.status).to.equal(200);
+        expect(await page.text()).to.match(/board-[A-Z0-9]+\.js/);
       }
       const builds = readdirSync(join(checkout, '.build'));
       expect(builds, 'one build, made by one of them').to.have.length(1);
