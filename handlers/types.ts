@@ -3,7 +3,7 @@ import type { Project, ProjectService } from '../src/projects/service.js';
 import type { TaskService } from '../src/tasks/service.js';
 import type { JobScheduler } from '../src/queue/scheduler.js';
 import type { Replier } from '../src/gitea/replies.js';
-import type { PermissionChecker } from '../src/gitea/permissions.js';
+import type { PermissionChecker } from '../src/access/permissions.js';
 import type { CommandReplies } from '../src/gitea/command-replies.js';
 import type { HandledEventType } from '../src/gitea/events.js';
 import type { PayloadOf } from '../src/gitea/payloads.js';

@@ -1,5 +1,6 @@
 import type { Queues } from '../src/queue/queues.js';
 import type { JobDefinition } from './types.js';
+import { SessionStore } from '../src/access/sessions.js';
 
 export const DELIVERY_PRUNING = 'delivery-pruning';
 const EVERY_MS = 3600_000;
@@ -15,7 +16,8 @@ export async function scheduleDeliveryPruning(queues: Queues): Promise<void> {
 
 /**
  * Deletes deliveries that ended (processed, ignored or failed) more than DELIVERY_RETENTION_DAYS
- * ago, with the command replies kept for them. Pending deliveries are never touched.
+ * ago, with the command replies kept for them. Pending deliveries are never touched. Expired
+ * console sessions and sign-ins are deleted too.
  */
 export const deliveryPruning: JobDefinition<Record<string, never>> = {
   queue: 'cleanup',
@@ -24,6 +26,8 @@ export const deliveryPruning: JobDefinition<Record<string, never>> = {
     const cutoff = new Date(Date.now() - deps.config.deliveryRetentionDays * 86_400_000);
     const deleted = await deps.deliveries.pruneFinished(cutoff);
     if (deleted) deps.log.info({ job: job.name, deleted, before: cutoff.toISOString() }, 'old webhook deliveries deleted');
-    return { deleted, before: cutoff.toISOString() };
+    // The same hourly sweep ends the rows of expired console sessions and abandoned sign-ins (already refused when presented).
+    const sessions = await new SessionStore(deps.db).prune();
+    return { deleted, before: cutoff.toISOString(), sessions };
   },
 };

@@ -6,6 +6,7 @@ import * as eventSequence from './20261125030000_event_sequence.js';
 import * as jobOutbox from './20261125040000_job_outbox.js';
 import * as commandReplies from './20261205000000_command_replies.js';
 import * as agentRevocation from './20261207120000_agent_revocation.js';
+import * as consoleSessions from './20261207130000_console_sessions.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261125040000_job_outbox', jobOutbox],
   ['20261205000000_command_replies', commandReplies],
   ['20261207120000_agent_revocation', agentRevocation],
+  ['20261207130000_console_sessions', consoleSessions],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

@@ -39,6 +39,9 @@ const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('aiworker'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
+  ALLOWED_HOSTS: list.pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/, 'each entry must be a host name, optionally with :port'))).optional(),
+  GITEA_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  GITEA_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
   GITEA_URL: url(['http:', 'https:']).optional(),
   GITEA_TOKEN: z.string().min(1).optional(),
   GITEA_WEBHOOK_SECRET: list.pipe(z.array(z.string()).min(1, 'must hold at least one secret')).optional(),
@@ -76,6 +79,10 @@ export interface Config {
   role: Role;
   port: number;
   publicUrl: string | null;
+  /** Host names (beyond PUBLIC_URL's and loopback) that browsers and agents may name in Origin/Host. */
+  allowedHosts: string[];
+  /** The console's sign-in with Gitea: set when GITEA_URL, the OAuth2 client id and secret and PUBLIC_URL all are. */
+  signIn: { giteaUrl: string; clientId: string; clientSecret: string; redirectUri: string; secureCookies: boolean } | null;
   databaseUrl: string;
   redisUrl: string;
   redisPrefix: string;
@@ -142,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, serviceAccountT
     problems.push('GITEA_URL and GITEA_TOKEN: set both to talk to Gitea, or neither');
   }
   if (e.KUBECONFIG && e.KUBE_IN_CLUSTER) problems.push('KUBECONFIG and KUBE_IN_CLUSTER: choose one');
+  if ((e.GITEA_OAUTH_CLIENT_ID === undefined) !== (e.GITEA_OAUTH_CLIENT_SECRET === undefined)) {
+    problems.push('GITEA_OAUTH_CLIENT_ID and GITEA_OAUTH_CLIENT_SECRET: set both for sign-in with Gitea, or neither');
+  }
+  if (e.GITEA_OAUTH_CLIENT_ID && !e.GITEA_URL) problems.push('GITEA_OAUTH_CLIENT_ID: sign-in with Gitea also needs GITEA_URL');
+  if (e.GITEA_OAUTH_CLIENT_ID && !e.PUBLIC_URL) problems.push('GITEA_OAUTH_CLIENT_ID: sign-in with Gitea also needs PUBLIC_URL (the redirect URI is <PUBLIC_URL>/auth/callback)');
   if (problems.length) throw new ConfigError(problems);
 
   const webhookSecrets = e.GITEA_WEBHOOK_SECRET ?? [];
@@ -150,6 +162,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, serviceAccountT
     role: e.ROLE,
     port: e.PORT,
     publicUrl: e.PUBLIC_URL ?? null,
+    allowedHosts: e.ALLOWED_HOSTS ?? [],
+    signIn:
+      e.GITEA_URL && e.GITEA_OAUTH_CLIENT_ID && e.GITEA_OAUTH_CLIENT_SECRET && e.PUBLIC_URL
+        ? {
+            giteaUrl: e.GITEA_URL.replace(/\/+$/, ''),
+            clientId: e.GITEA_OAUTH_CLIENT_ID,
+            clientSecret: e.GITEA_OAUTH_CLIENT_SECRET,
+            redirectUri: `${e.PUBLIC_URL.replace(/\/+$/, '')}/auth/callback`,
+            secureCookies: e.PUBLIC_URL.startsWith('https:'),
+          }
+        : null,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,

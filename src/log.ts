@@ -14,6 +14,15 @@ const REDACT = [
   '*.authorization',
   'headers.authorization',
   'req.headers.authorization',
+  'cookie',
+  '*.cookie',
+  'headers.cookie',
+  'req.headers.cookie',
+  'csrfToken',
+  '*.csrfToken',
+  'clientSecret',
+  '*.clientSecret',
+  'req.headers["x-csrf-token"]',
   'req.headers["x-gitea-signature"]',
   'req.headers["x-hub-signature-256"]',
   'req.headers["x-hub-signature"]',
@@ -22,6 +31,7 @@ const REDACT = [
   'config.feedToken',
   'config.webhookSecrets',
   'config.agentToken',
+  'config.signIn.clientSecret',
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

@@ -25,7 +25,8 @@ import { createKubeCluster, type KubeCluster } from './k8s/cluster.js';
 import { BacklogAnnouncer } from './tasks/backlog-announcer.js';
 import { Replier } from './gitea/replies.js';
 import { CommandReplies } from './gitea/command-replies.js';
-import { PermissionChecker } from './gitea/permissions.js';
+import { PermissionChecker } from './access/permissions.js';
+import { createAccess } from './access/index.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { createApp } from './http/app.js';
 import { healthRoutes, type HealthCheck } from './http/routes/health.js';
@@ -281,26 +282,29 @@ export async function startService(config: Config, overrides: ServiceOverrides =
 
   if (config.role === 'web' || config.role === 'all') {
     const answers = new AnswerWaiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
+    const access = createAccess({ config, db, permissions: jobDeps.permissions, projects, log });
     const publicRoutes: Router[] = [
       // The busiest route first: every router before it is matched against each delivery.
       webhookRoutes({ intake: new DeliveryIntake(deliveries, deliveryQueue), secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       // Agents authenticate with their own tokens, not API_TOKEN.
-      mcpRoutes({ ...jobDeps, answers }),
+      mcpRoutes({ ...jobDeps, answers }, { hosts: access.hosts }),
       health,
-      boardRoutes({ signIn: 'feed-token', giteaUrl: config.gitea?.url ?? null, log }),
+      boardRoutes({ signIn: config.signIn ? 'gitea' : 'feed-token', giteaUrl: config.gitea?.url ?? null, log }),
+      ...access.publicRoutes,
     ];
     const apiRoutes: Router[] = [
+      ...access.apiRoutes,
       projectRoutes({
         projects,
         webhooks: new WebhookRegistrar({ api: gitea, publicUrl: config.publicUrl, secret: config.webhookSecrets[0] ?? null, redis, redisPrefix: config.redisPrefix, log }),
       }),
-      taskRoutes({ tasks }),
+      taskRoutes({ tasks, projects }),
       agentRoutes({ agents }),
       deliveryRoutes({ deliveries, queues, queue: deliveryQueue }),
       mergeRoutes({ tasks, projects, jobs, runs: core.mergeRuns }),
-      deploymentRoutes({ deployments: core.deployments }),
+      deploymentRoutes({ deployments: core.deployments, projects }),
     ];
-    const app = createApp({ log, metrics, apiToken: config.apiToken, publicRoutes, apiRoutes });
+    const app = createApp({ log, metrics, access, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
     const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
     url = await listen(server, config.port, shutdown, config.shutdownGraceMs / 2);
@@ -310,7 +314,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     log.info({ url }, 'listening');
   } else {
     // A worker serves only its health and metrics, for probes and scrapes.
-    const app = createApp({ log, metrics, apiToken: null, publicRoutes: [health], apiRoutes: [] });
+    const app = createApp({ log, metrics, access: null, publicRoutes: [health], apiRoutes: [] });
     url = await listen(http.createServer(app.callback()), config.port, shutdown, config.shutdownGraceMs / 2);
     log.info({ url }, 'worker health and metrics listening');
   }

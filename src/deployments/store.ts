@@ -72,6 +72,8 @@ export type DeploymentChanges = Partial<Pick<NewDeployment, 'status' | 'url' | '
 
 export interface DeploymentFilter {
   projectId?: number;
+  /** Only these projects' deployments (a person's readable ones). */
+  projectIds?: number[];
   taskId?: number;
   environment?: DeploymentEnvironment;
   kind?: string;
@@ -176,6 +178,7 @@ export class DeploymentStore {
   private filtered(filter: DeploymentFilter) {
     return this.db<DeploymentRow>('deployments').modify((q) => {
       if (filter.projectId !== undefined) q.where('project_id', filter.projectId);
+      if (filter.projectIds !== undefined) q.whereIn('project_id', filter.projectIds);
       if (filter.taskId !== undefined) q.where('task_id', filter.taskId);
       if (filter.environment !== undefined) q.where('environment', filter.environment);
       if (filter.kind !== undefined) q.where('kind', filter.kind);

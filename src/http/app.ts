@@ -3,15 +3,17 @@ import Router from '@koa/router';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { errorHandler } from './errors.js';
-import { requireApiToken } from './auth.js';
+import { authenticateApi, type CallerDeps } from '../access/caller.js';
+import { guardPersonRoutes, type Rights } from '../access/rights.js';
 
 export interface AppOptions {
   log: Logger;
   metrics: Metrics;
-  apiToken: string | null;
-  /** Routes open to anyone (health, webhooks with their own signature check, the dashboard). */
+  /** Who may call /api (the API_TOKEN bearer, people's sessions) and what people may call. */
+  access: { callers: CallerDeps; rights: Rights } | null;
+  /** Routes open to anyone (health, webhooks with their own signature check, the board, sign-in). */
   publicRoutes: Router[];
-  /** Routes under /api behind the bearer token. */
+  /** Routes under /api behind the bearer token or a session. */
   apiRoutes: Router[];
 }
 
@@ -35,7 +37,7 @@ export function createApp(opts: AppOptions): Koa {
   app.use(errorHandler(opts.log));
   for (const r of opts.publicRoutes) app.use(r.routes()).use(r.allowedMethods());
   const api = new Router();
-  api.use('/api', requireApiToken(opts.apiToken));
+  if (opts.access) api.use('/api', authenticateApi(opts.access.callers), guardPersonRoutes(api, opts.access.rights, opts.log));
   for (const r of opts.apiRoutes) api.use(r.routes(), r.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return app;

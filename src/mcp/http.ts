@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import { bearerToken } from '../http/auth.js';
 import { mediaType, parseJson, readRawBody } from '../http/body.js';
 import { mcpServers, type McpDeps } from './server.js';
+import type { HostRule } from '../access/origin.js';
 
 /** JSON-RPC has no codes for these; both sit in its implementation-defined server-error range, as the SDK's examples use them. */
 const UNAUTHORIZED = -32001;
@@ -20,11 +21,17 @@ function refuse(ctx: Context, status: number, code: number, message: string): vo
  * Streamable HTTP at /mcp, stateless: each POST gets its own server and transport for the agent
  * its bearer token names, so any replica can answer any request and nothing lives between them.
  */
-export function mcpRoutes(deps: McpDeps, opts: { maxBodyBytes?: number } = {}): Router {
+export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?: number }): Router {
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   const serverFor = mcpServers(deps);
   const router = new Router();
   router.all('/mcp', async (ctx) => {
+    // The transport's DNS-rebinding rule, before anything else (the token is not even looked at).
+    const refusal = opts.hosts.refusal(ctx.req.headers);
+    if (refusal) {
+      refuse(ctx, 403, ErrorCode.InvalidRequest, refusal);
+      return;
+    }
     const token = bearerToken(ctx);
     const agent = token ? await deps.agents.authenticate(token) : null;
     if (!agent) {

@@ -119,10 +119,12 @@ export class TaskService {
     return row ? toTask(row) : null;
   }
 
-  async list(filter: { projectId?: number; state?: TaskState }, page: Page): Promise<{ tasks: Task[]; total: number }> {
+  /** `projectIds` narrows the list to those projects (a person's readable ones). */
+  async list(filter: { projectId?: number; projectIds?: number[]; state?: TaskState }, page: Page): Promise<{ tasks: Task[]; total: number }> {
     const load = async () => {
       const base = this.db<TaskRow>('tasks').modify((q) => {
         if (filter.projectId !== undefined) q.where('project_id', filter.projectId);
+        if (filter.projectIds !== undefined) q.whereIn('project_id', filter.projectIds);
         if (filter.state !== undefined) q.where('state', filter.state);
       });
       const [rows, [{ total }]] = await Promise.all([
@@ -131,7 +133,7 @@ export class TaskService {
       ]);
       return { tasks: (rows as TaskRow[]).map(toTask), total: Number(total) };
     };
-    if (filter.projectId === undefined) return load();
+    if (filter.projectId === undefined || filter.projectIds !== undefined) return load();
     const key = `tasklist:${filter.projectId}:${filter.state ?? '*'}:${page.limit}:${page.offset}`;
     return this.cache.getOrLoad(key, CACHE_TTL.taskList, [gens.taskList(filter.projectId)], load);
   }

@@ -229,9 +229,11 @@ export class DeliveryStore {
     if (!n) throw notFound(`delivery ${id}`);
   }
 
-  async list(filter: { status?: DeliveryStatus }, page: Page): Promise<{ deliveries: DeliveryView[]; total: number }> {
+  /** `repositories` narrows the list to deliveries from those repositories (a person's readable projects). */
+  async list(filter: { status?: DeliveryStatus; repositories?: string[] }, page: Page): Promise<{ deliveries: DeliveryView[]; total: number }> {
     const base = this.db<DeliveryRow>('webhook_deliveries').modify((q) => {
       if (filter.status) q.where('status', filter.status);
+      if (filter.repositories) q.whereIn('repository', filter.repositories);
     });
     const [rows, [{ total }]] = await Promise.all([
       base.clone().orderBy('seq', 'desc').limit(page.limit).offset(page.offset),

@@ -48,7 +48,9 @@ export type OAuthReply =
  * (they carry the requested scope, `read:user`).
  */
 export class GiteaOAuth {
+  /** The application registered last (services started with consoleEnv each register their own). */
   app: OAuthApp | null = null;
+  private readonly apps = new Map<string, OAuthApp>();
   /** Who is signed in to Gitea in the browser: the person the next authorization is for. */
   signedIn: string | null = null;
   /** While set, the person refuses the authorization (Gitea redirects back with `error=access_denied`). */
@@ -61,9 +63,10 @@ export class GiteaOAuth {
   private readonly tokens = new Map<string, { login: string; scope: string }>();
   private nextId = 100;
 
-  /** Registers the OAuth2 application with its one redirect URI (as Gitea's settings page does). */
+  /** Registers an OAuth2 application with its one redirect URI (as Gitea's settings page does). */
   register(redirectUri: string): OAuthApp {
     this.app = { clientId: `client-${randomBytes(6).toString('hex')}`, clientSecret: `gto_${randomBytes(16).toString('hex')}`, redirectUri };
+    this.apps.set(this.app.clientId, this.app);
     return this.app;
   }
 
@@ -91,10 +94,10 @@ export class GiteaOAuth {
   }
 
   authorize(query: URLSearchParams): OAuthReply {
-    const app = this.app;
+    const app = this.apps.get(query.get('client_id') ?? '');
     const state = query.get('state') ?? '';
     const redirectUri = query.get('redirect_uri') ?? '';
-    if (!app || query.get('client_id') !== app.clientId) return { kind: 'html', status: 400, text: 'unauthorized_client: Client ID not registered' };
+    if (!app) return { kind: 'html', status: 400, text: 'unauthorized_client: Client ID not registered' };
     if (redirectUri !== app.redirectUri) return { kind: 'html', status: 400, text: 'invalid_request: Unregistered Redirect URI' };
     const back = (params: Record<string, string>): OAuthReply => {
       const url = new URL(redirectUri);
@@ -130,12 +133,12 @@ export class GiteaOAuth {
       return { kind: 'json', status: 400, body: { error, error_description: description } };
     };
     if (form.grant_type !== 'authorization_code') return fail('unsupported_grant_type', 'Only refresh_token or authorization_code grant type is supported');
-    const app = this.app;
-    if (!app || clientId !== app.clientId) return fail('invalid_client', `cannot load client with client id: '${clientId}'`);
+    const app = this.apps.get(clientId);
+    if (!app) return fail('invalid_client', `cannot load client with client id: '${clientId}'`);
     if (clientSecret !== app.clientSecret) return fail('unauthorized_client', clientSecret ? 'invalid client secret' : 'invalid empty client secret');
     if (form.redirect_uri && form.redirect_uri !== app.redirectUri) return fail('unauthorized_client', 'unexpected redirect URI');
     const code = this.codes.get(form.code ?? '');
-    if (!code) return fail('unauthorized_client', 'client is not authorized');
+    if (!code || code.clientId !== app.clientId) return fail('unauthorized_client', 'client is not authorized');
     if (!verifies(code, form.code_verifier ?? '')) return fail('unauthorized_client', 'failed PKCE code challenge');
     if (form.redirect_uri !== code.redirectUri) return fail('invalid_grant', 'redirect_uri differs from the original authorization request');
     // Gitea deletes a code when it is exchanged: a second exchange finds none.

@@ -5,6 +5,8 @@ import { pageQuery } from '../../pagination.js';
 import { DELIVERY_STATUSES, type DeliveryStore } from '../../webhooks/deliveries.js';
 import { requeueDelivery, type DeliveryQueue } from '../../webhooks/delivery-queue.js';
 import type { Queues } from '../../queue/queues.js';
+import { access } from '../../access/rights.js';
+import { forbidden, notFound } from '../../errors.js';
 
 const listQuery = pageQuery.extend({ status: z.enum(DELIVERY_STATUSES).optional() });
 
@@ -12,10 +14,18 @@ export function deliveryRoutes(deps: { deliveries: DeliveryStore; queues: Queues
   const router = new Router();
   router.get('/api/webhooks/deliveries', async (ctx) => {
     const q = validate(listQuery, ctx.query, 'query');
-    ctx.body = await deps.deliveries.list({ status: q.status }, q);
+    const readable = await access(ctx).readableProjects();
+    ctx.body = await deps.deliveries.list({ status: q.status, repositories: readable?.map((p) => p.repo) }, q);
   });
   router.post('/api/webhooks/deliveries/:id/replay', async (ctx) => {
     const id = ctx.params.id;
+    const request = access(ctx);
+    if (request.caller.kind === 'person') {
+      const delivery = await deps.deliveries.get(id);
+      if (!delivery) throw notFound(`delivery ${id}`);
+      if (!delivery.repository) throw forbidden(`delivery ${id} names no repository: replaying it takes API_TOKEN`);
+      await request.on(delivery.repository);
+    }
     await deps.deliveries.reset(id);
     // Stored as received either way: if Redis is away, recovery queues it when it is back.
     const outcome = await requeueDelivery(deps.queues, deps.queue, deps.deliveries, id).catch(() => 'not queued' as const);

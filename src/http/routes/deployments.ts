@@ -4,6 +4,8 @@ import { validate } from '../validate.js';
 import { pageQuery } from '../../pagination.js';
 import { DEPLOYMENT_ENVIRONMENTS, type DeploymentStore } from '../../deployments/store.js';
 import { idParam } from './projects.js';
+import { access } from '../../access/rights.js';
+import type { ProjectService } from '../../projects/service.js';
 
 const listQuery = pageQuery.extend({
   projectId: z.coerce.number().int().positive().optional(),
@@ -11,14 +13,17 @@ const listQuery = pageQuery.extend({
   environment: z.enum(DEPLOYMENT_ENVIRONMENTS).optional(),
 });
 
-export function deploymentRoutes(deps: { deployments: DeploymentStore }): Router {
+export function deploymentRoutes(deps: { deployments: DeploymentStore; projects: ProjectService }): Router {
   const router = new Router();
   router.get('/api/deployments', async (ctx) => {
     const q = validate(listQuery, ctx.query, 'query');
-    ctx.body = await deps.deployments.list({ projectId: q.projectId, taskId: q.taskId, environment: q.environment }, q);
+    const readable = await access(ctx).readableProjectIds();
+    ctx.body = await deps.deployments.list({ projectId: q.projectId, projectIds: readable ?? undefined, taskId: q.taskId, environment: q.environment }, q);
   });
   router.get('/api/deployments/:id', async (ctx) => {
-    ctx.body = await deps.deployments.get(validate(idParam, ctx.params.id, 'deployment id'));
+    const deployment = await deps.deployments.get(validate(idParam, ctx.params.id, 'deployment id'));
+    await access(ctx).on((await deps.projects.get(deployment.projectId)).repo);
+    ctx.body = deployment;
   });
   return router;
 }

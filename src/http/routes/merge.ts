@@ -9,6 +9,7 @@ import type { ProjectService } from '../../projects/service.js';
 import type { JobScheduler } from '../../queue/scheduler.js';
 import type { TaskService } from '../../tasks/service.js';
 import { idParam } from './projects.js';
+import { access } from '../../access/rights.js';
 
 const mergeBody = z.object({
   taskIds: z.array(z.number().int().positive()).min(1).max(100),
@@ -41,25 +42,28 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     if (projectIds.length > 1) {
       throw badRequest(`the tasks belong to projects ${list(projectIds)}: a merge train merges the tasks of one project`, { projectIds });
     }
+    await access(ctx).on((await deps.projects.get(projectIds[0])).repo);
     const notApproved = tasks.filter((t) => t.state !== 'approved');
     if (notApproved.length) {
       const which = notApproved.map((t) => `task ${t.id} is ${t.state}`).join(', ');
       throw conflict(`only approved tasks can be merged into staging: ${which}`, { taskIds: notApproved.map((t) => t.id) });
     }
-    const jobId = await queued(() => deps.jobs.mergeTrain(projectIds[0], taskIds, 'api'));
+    const jobId = await queued(() => deps.jobs.mergeTrain(projectIds[0], taskIds, access(ctx).actor));
     ctx.status = 202;
     ctx.body = { jobId };
   });
 
   router.post('/api/projects/:id/promote', async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
-    const jobId = await queued(() => deps.jobs.promote(project.id, 'api'));
+    await access(ctx).on(project.repo);
+    const jobId = await queued(() => deps.jobs.promote(project.id, access(ctx).actor));
     ctx.status = 202;
     ctx.body = { jobId };
   });
 
   router.get('/api/projects/:id/merges', async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    await access(ctx).on(project.repo);
     ctx.body = await deps.runs.list(project.id, validate(pageQuery, ctx.query, 'query'));
   });
 

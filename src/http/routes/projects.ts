@@ -4,8 +4,9 @@ import { readJsonBody } from '../body.js';
 import { validate } from '../validate.js';
 import { badRequest } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
-import { MERGE_STYLES, type ProjectService } from '../../projects/service.js';
+import { MERGE_STYLES, type Project, type ProjectService } from '../../projects/service.js';
 import type { WebhookRegistrar } from '../../projects/webhook.js';
+import { access, type RequestAccess } from '../../access/rights.js';
 
 /** Whether a JSON value nests at most `levels` deep; stops descending there, so any depth is safe to ask about. */
 function nestsAtMost(value: unknown, levels: number): boolean {
@@ -31,6 +32,11 @@ const newProject = z.object({
 
 export const idParam = z.coerce.number().int().positive();
 
+/** A project as answered to a person carries what they may do on it (the board shows only what they may). */
+async function withPermissions(request: RequestAccess, project: Project) {
+  return request.caller.kind === 'person' ? { ...project, permissions: await request.permissionsOn(project.repo) } : project;
+}
+
 export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<WebhookRegistrar, 'ensure'> }): Router {
   const router = new Router();
   router.post('/api/projects', async (ctx) => {
@@ -38,6 +44,7 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     if (input.defaultBranch && input.stagingBranch && input.defaultBranch === input.stagingBranch) {
       throw badRequest('invalid body: stagingBranch: must differ from defaultBranch');
     }
+    await access(ctx).on(input.repo);
     const project = await deps.projects.create(input);
     // The project stands whatever Gitea says; the answer says how its webhook fared.
     ctx.status = 201;
@@ -45,13 +52,24 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
   });
   router.post('/api/projects/:id/webhook', async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    await access(ctx).on(project.repo);
     ctx.body = await deps.webhooks.ensure(project);
   });
   router.get('/api/projects', async (ctx) => {
-    ctx.body = await deps.projects.list(validate(pageQuery, ctx.query, 'query'));
+    const page = validate(pageQuery, ctx.query, 'query');
+    const request = access(ctx);
+    const readable = await request.readableProjects();
+    if (!readable) {
+      ctx.body = await deps.projects.list(page);
+      return;
+    }
+    const projects = await Promise.all(readable.slice(page.offset, page.offset + page.limit).map((p) => withPermissions(request, p)));
+    ctx.body = { projects, total: readable.length };
   });
   router.get('/api/projects/:id', async (ctx) => {
-    ctx.body = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
+    await access(ctx).on(project.repo);
+    ctx.body = await withPermissions(access(ctx), project);
   });
   return router;
 }

@@ -9,9 +9,13 @@ export interface PermissionApi {
 
 const RANK: Record<Permission, number> = { none: 0, read: 1, write: 2, admin: 3, owner: 4 };
 
+/** Whether `has` grants at least `need` (Gitea's levels are ordered: owner ⊃ admin ⊃ write ⊃ read). */
+export const atLeast = (has: Permission, need: Permission) => RANK[has] >= RANK[need];
+
 /**
- * Asks Gitea's collaborator-permission API who may change state, caching answers briefly in Redis.
- * Never trusts `repository.permissions` from a webhook (WEBHOOKS.md §5).
+ * The one permission rule of comment commands and the console: Gitea's collaborator-permission API,
+ * asked with the bot's token, its answers cached briefly in Redis. Never trusts
+ * `repository.permissions` from a webhook (WEBHOOKS.md §5).
  */
 export class PermissionChecker {
   constructor(
@@ -31,6 +35,6 @@ export class PermissionChecker {
   }
 
   async canWrite(repoFullName: string, username: string): Promise<boolean> {
-    return RANK[await this.permission(repoFullName, username)] >= RANK.write;
+    return atLeast(await this.permission(repoFullName, username), 'write');
   }
 }
