@@ -1,5 +1,5 @@
 import { ignored, processed, type WebhookHandler } from './types.js';
-import { recordHead, taskForBranch } from './lib/tasks.js';
+import { taskForBranch } from './lib/tasks.js';
 
 /** A task branch was created: link it to its task, which an agent is now working on. */
 export const branchCreated: WebhookHandler<'create'> = {
@@ -10,7 +10,7 @@ export const branchCreated: WebhookHandler<'create'> = {
     if (p.ref_type !== 'branch') return ignored(`${p.ref_type} created`);
     const task = await taskForBranch(deps, ctx.project, p.ref);
     if (!task) return ignored(`branch ${p.ref} is not a task branch of this project`);
-    await recordHead(deps, task.id, p.sha, { actor: p.sender.login, deliveryId: ctx.id, link: { branch: p.ref } });
+    await deps.tasks.recordHead(task.id, p.sha, { actor: p.sender.login, deliveryId: ctx.id, link: { branch: p.ref } });
     return processed(`branch ${p.ref} linked to task ${task.id}`);
   },
 };

@@ -1,5 +1,4 @@
 import type { IssuesPayload } from '../src/gitea/payloads.js';
-import { cancelUnstarted } from '../src/tasks/issue-requests.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { replyOnce } from './lib/reply-once.js';
 
@@ -45,7 +44,7 @@ async function withdraw(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps): Pro
   const task = await deps.tasks.findByIssue(ctx.project.id, issue.number);
   if (!task) return ignored(`issue #${issue.number} has no task`);
   const why = action === 'closed' ? `issue #${issue.number} was closed` : `issue #${issue.number} no longer asks for aiworker`;
-  const cancelled = await cancelUnstarted(deps.tasks, task.id, { actor: sender.login, reason: why, deliveryId: ctx.id });
+  const cancelled = await deps.tasks.cancelUnstarted(task.id, { actor: sender.login, reason: why, deliveryId: ctx.id });
   if (!cancelled) return ignored(`${why}, but task ${task.id} is ${task.state}: work has started, so it stays`);
   await replyOnce(ctx, deps, issue.number, await deps.commandReplies.of(ctx.id), 0, async () =>
     `aiworker cancelled task ${task.id}: ${why} before an agent started on it.`,

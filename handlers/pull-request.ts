@@ -1,7 +1,7 @@
 import { prBranch } from '../src/gitea/events.js';
 import type { Task } from '../src/tasks/model.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
-import { recordHead, taskForPull } from './lib/tasks.js';
+import { taskForPull } from './lib/tasks.js';
 
 /** Links the PR and its head to the task, then deploys a preview of that head (at once; see JobScheduler.deployPreview). */
 export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_request_sync'>, deps: HandlerDeps, task: Task): Promise<HandlerResult> {
@@ -9,7 +9,7 @@ export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_
   if (task.state === 'cancelled' || task.state === 'production') {
     return ignored(`task ${task.id} is ${task.state}; pull request #${pr.number} not linked`);
   }
-  await recordHead(deps, task.id, pr.head.sha, {
+  await deps.tasks.recordHead(task.id, pr.head.sha, {
     actor: ctx.payload.sender.login,
     deliveryId: ctx.id,
     link: { pr_number: pr.number, pr_url: pr.html_url, branch: prBranch(pr) },

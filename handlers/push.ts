@@ -1,5 +1,5 @@
 import { ignored, processed, type WebhookHandler } from './types.js';
-import { recordHead, taskForBranch } from './lib/tasks.js';
+import { taskForBranch } from './lib/tasks.js';
 
 const ZERO_SHA = /^0+$/;
 
@@ -36,7 +36,7 @@ export const push: WebhookHandler<'push'> = {
 
     const task = await taskForBranch(deps, project, branch);
     if (!task) return ignored(`branch ${branch} is not a task branch of this project`);
-    const { moved } = await recordHead(deps, task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
+    const { moved } = await deps.tasks.recordHead(task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
     return processed(`push to task ${task.id}${moved ? ' moved it' : ''}`);
   },
 };

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
-import { unitOfWork, type UnitOfWorkDeps } from '../src/tasks/unit-of-work.js';
 import type { Deployment } from '../src/deployments/store.js';
+import type { DeploymentOutcome } from '../src/deployments/service.js';
 import { KubeApiError } from '../src/k8s/api.js';
 import type { Environment } from '../src/queue/scheduler.js';
 import type { JobDefinition, JobDeps } from './types.js';
@@ -17,8 +17,7 @@ export interface EnvironmentSyncData {
   taskIds: number[];
 }
 
-/** What deploy:completed says; a dry-run is recorded as a dry-run deployment, never as deployed. */
-export type SyncStatus = 'succeeded' | 'failed' | 'dry-run';
+export type SyncStatus = DeploymentOutcome;
 
 export interface EnvironmentSyncResult {
   status: SyncStatus | 'skipped';
@@ -70,17 +69,8 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
     }
 
     const store = deps.deployments;
-    const uow: UnitOfWorkDeps = deps;
     const finish = async (deployment: Deployment, status: SyncStatus, url: string | null, error: string | null): Promise<EnvironmentSyncResult> => {
-      await unitOfWork(uow, async (tx) => {
-        await store.update(
-          deployment.id,
-          // The store has no dry-run status: a dry-run is `succeeded` with dryRun set, like a dry-run preview.
-          { status: status === 'failed' ? 'failed' : 'succeeded', dryRun: status === 'dry-run', url, error, finishedAt: new Date() },
-          tx.trx,
-        );
-        await tx.emit({ type: 'deploy:completed', projectId, actor: 'aiworker', reason: error, payload: { environment, url, status } });
-      });
+      await deps.deploymentService.completed(deployment, { status, url, error }, { actor: 'aiworker', reason: error });
       return { status, environment, application, deploymentId: deployment.id, url, ...(error ? { note: error } : {}) };
     };
 
@@ -92,14 +82,10 @@ export const environmentSync: JobDefinition<EnvironmentSyncData> = {
     const deployment =
       resuming
         ? earlier
-        : await unitOfWork(uow, async (tx) => {
-            const created = await store.create(
-              { projectId, taskId: null, environment, kind: KIND, status: 'running', commitSha: revision, taskIds, dryRun: !deps.cluster, jobId: job.id! },
-              tx.trx,
-            );
-            await tx.emit({ type: 'deploy:started', projectId, actor: 'aiworker', reason: `sync ${application}`, payload: { environment, taskIds } });
-            return created;
-          });
+        : await deps.deploymentService.startNew(
+            { projectId, taskId: null, environment, kind: KIND, commitSha: revision, taskIds, dryRun: !deps.cluster, jobId: job.id! },
+            { actor: 'aiworker', reason: `sync ${application}` },
+          );
 
     if (!deps.cluster) {
       log.info({ application }, `Kubernetes not configured: dry-run, ${environment} Application ${application} not synced`);

@@ -1,7 +1,7 @@
 import type { PreviewNamespace } from '../src/k8s/cluster.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { Task } from '../src/tasks/model.js';
-import { FINISHED_STATES } from './lib/preview.js';
+import { FINISHED_STATES } from '../src/tasks/states.js';
 import { acquireLock, lockKeys } from '../src/queue/lock.js';
 import type { JobDefinition } from './types.js';
 
@@ -63,7 +63,7 @@ export const previewCleanup: JobDefinition<Record<string, never>> = {
         deleted.push(ns.name);
         log.info({ namespace: ns.name, reason }, 'preview namespace deleted');
         if (task) {
-          await deps.tasks.link(task.id, { preview_url: null });
+          await deps.tasks.previewGone(task.id);
           await deployments.create({
             projectId: task.projectId,
             taskId: task.id,

@@ -13,9 +13,9 @@ import {
 } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
 import type { Project } from '../src/projects/service.js';
-import type { Task, TaskRow } from '../src/tasks/model.js';
-import type { Tx } from '../src/tasks/unit-of-work.js';
-import { FINISHED_STATES, PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
+import type { Task } from '../src/tasks/model.js';
+import { FINISHED_STATES } from '../src/tasks/states.js';
+import { PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 import type { PreviewDeployRequest } from '../src/queue/scheduler.js';
@@ -81,25 +81,12 @@ function render(task: Task, project: Project, sha: string, deps: JobDeps): { man
   }
 }
 
-/** deploy:completed of a preview, with its outcome. */
-async function emitCompleted(tx: Tx, row: TaskRow, reason: string, url: string | null, status: 'succeeded' | 'dry-run' | 'failed'): Promise<void> {
-  await tx.emit({
-    type: 'deploy:completed',
-    projectId: row.project_id,
-    taskId: row.id,
-    actor: PREVIEW_ACTOR,
-    reason,
-    payload: { environment: 'preview', url, status },
-  });
-}
-
 /** The one PR comment about the preview, edited on every deploy so the PR never collects a stack of them. */
-async function upsertPreviewComment(run: Run, commentId: number | string | null, body: string): Promise<void> {
+async function upsertPreviewComment(run: Run, known: number | null, body: string): Promise<void> {
   const { deps, task, project, log } = run;
-  const known = commentId === null ? null : Number(commentId);
   try {
     const id = await deps.replies.upsert(project, task.prNumber!, known, body);
-    if (id !== null && id !== known) await deps.tasks.link(task.id, { preview_comment_id: id });
+    if (id !== null && id !== known) await deps.tasks.recordPreviewComment(task.id, id);
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not post the preview comment');
   }
@@ -107,56 +94,18 @@ async function upsertPreviewComment(run: Run, commentId: number | string | null,
 
 /** deploy:started, once per deploy: a retry after a transient failure continues the same one. */
 async function start(run: Run): Promise<void> {
-  const { deps, task, deployments, deployment } = run;
-  await deps.tasks.withTask(task.id, async (tx) => {
-    await deployments.update(deployment.id, { status: 'running' }, tx.trx);
-    await tx.emit({
-      type: 'deploy:started',
-      projectId: task.projectId,
-      taskId: task.id,
-      actor: PREVIEW_ACTOR,
-      reason: run.job.data.reason,
-      payload: { environment: 'preview', taskIds: [task.id] },
-    });
-  });
+  await run.deps.deploymentService.started(run.deployment, { actor: PREVIEW_ACTOR, reason: run.job.data.reason });
 }
 
 async function finishDeployed(run: Run): Promise<Outcome> {
-  const { deps, task, deployments, deployment, sha, url, log } = run;
-  const outcome = await deps.tasks.withTask(task.id, async (tx, row) => {
-    // A push during the rollout makes this preview stale: the deploy queued for the new head takes over.
-    const current = row.head_sha === sha && !FINISHED_STATES.has(row.state);
-    let moved = false;
-    if (current && row.state === 'in_progress') {
-      await deps.tasks.applyTransition(tx, row, 'ready_to_test', {
-        source: 'system',
-        actor: PREVIEW_ACTOR,
-        reason: `preview of ${shortSha(sha)} is available`,
-        patch: { preview_url: url },
-      });
-      await tx.emit({
-        type: 'task:ready_to_test',
-        projectId: row.project_id,
-        taskId: row.id,
-        actor: PREVIEW_ACTOR,
-        reason: `preview of ${shortSha(sha)} is available`,
-        payload: { taskId: row.id, previewUrl: url },
-      });
-      moved = true;
-    } else if (current) {
-      // Only in_progress may enter ready_to_test (SPEC §2): a task waiting for an answer or already
-      // approved keeps its state, but its preview is up, so the URL is shown.
-      await deps.tasks.applyTransition(tx, row, row.state, { source: 'system', actor: PREVIEW_ACTOR, patch: { preview_url: url } });
-    }
-    await deployments.update(deployment.id, { status: 'succeeded', url, error: null, finishedAt: new Date() }, tx.trx);
-    await emitCompleted(tx, row, run.job.data.reason, url, 'succeeded');
-    return { current, moved, state: row.state, head: row.head_sha, commentId: row.preview_comment_id };
-  });
+  const { deps, task, deployment, sha, url, log } = run;
+  const outcome = await deps.tasks.previewReady(task.id, sha, url, { actor: PREVIEW_ACTOR, reason: `preview of ${shortSha(sha)} is available` });
+  await deps.deploymentService.completed(deployment, { status: 'succeeded', url, error: null }, { actor: PREVIEW_ACTOR, reason: run.job.data.reason });
   log.info({ url, sha, current: outcome.current, moved: outcome.moved, state: outcome.state }, 'preview deployed');
   if (outcome.current) {
     await upsertPreviewComment(
       run,
-      outcome.commentId,
+      outcome.previewCommentId,
       `Preview of \`${shortSha(sha)}\` is ready: ${url}\n\nThis comment is updated on every redeploy of task ${task.id}.`,
     );
     await setPreviewStatus(deps, log, run.project, sha, { state: 'success', description: `preview of ${shortSha(sha)} is available`, targetUrl: url });
@@ -169,12 +118,11 @@ async function finishDeployed(run: Run): Promise<Outcome> {
 
 /** Dry-run: the manifests are rendered and stored, and nothing claims a deployment. */
 async function finishDryRun(run: Run, manifests: KubeObject[]): Promise<Outcome> {
-  const { deps, task, deployments, deployment, sha, namespace, log } = run;
-  const { current, commentId } = await deps.tasks.withTask(task.id, async (tx, row) => {
-    await deployments.update(deployment.id, { status: 'succeeded', finishedAt: new Date() }, tx.trx);
-    await emitCompleted(tx, row, run.job.data.reason, null, 'dry-run');
-    return { current: row.head_sha === sha && !FINISHED_STATES.has(row.state), commentId: row.preview_comment_id };
-  });
+  const { deps, task, deployment, sha, namespace, log } = run;
+  await deps.deploymentService.completed(deployment, { status: 'dry-run', url: null }, { actor: PREVIEW_ACTOR, reason: run.job.data.reason });
+  const now = await deps.tasks.find(task.id);
+  const current = now !== null && now.headSha === sha && !FINISHED_STATES.has(now.state);
+  const commentId = await deps.tasks.previewCommentId(task.id);
   log.info(
     { namespace, objects: manifests.map((m) => `${m.kind}/${m.metadata.name}`), deploymentId: deployment.id, sha },
     'dry-run: preview manifests rendered and stored, nothing deployed (no Kubernetes cluster configured)',
@@ -209,11 +157,8 @@ async function fail(run: Run, err: unknown): Promise<never> {
     throw err;
   }
   log.error({ err: message, attempt, attempts, permanent, sha }, run.dryRun ? 'dry-run: preview failed' : 'preview deploy failed');
-  const commentId = await deps.tasks.withTask(task.id, async (tx, row) => {
-    await deployments.update(deployment.id, { status: 'failed', error: message, finishedAt: new Date() }, tx.trx);
-    await emitCompleted(tx, row, message, null, 'failed');
-    return row.preview_comment_id;
-  });
+  await deps.deploymentService.completed(deployment, { status: 'failed', url: null, error: message }, { actor: PREVIEW_ACTOR, reason: message });
+  const commentId = await deps.tasks.previewCommentId(task.id);
   const what = run.dryRun ? 'Preview (dry-run)' : 'Preview';
   await setPreviewStatus(deps, log, run.project, sha, { state: 'failure', description: `${run.dryRun ? 'dry-run: ' : ''}preview failed: ${message}` });
   await upsertPreviewComment(

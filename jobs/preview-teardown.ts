@@ -57,7 +57,7 @@ async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logge
   } else {
     log.info({ namespace }, 'dry-run: no Kubernetes cluster configured, preview namespace not deleted (nothing was deployed)');
   }
-  if (task) await deps.tasks.link(taskId, { preview_url: null });
+  if (task) await deps.tasks.previewGone(taskId);
   if (record) await deployments.update(record.id, { status: 'succeeded', error: null, finishedAt: new Date() });
   log.info({ namespace, existed, dryRun }, 'preview torn down');
   return { status: dryRun ? 'dry-run' : 'succeeded', namespace, existed, deploymentId: record?.id ?? null };

@@ -12,6 +12,7 @@ import type { Db } from '../src/db/connect.js';
 import type { Cache } from '../src/cache.js';
 import type { EventPublisher } from '../src/tasks/event-log.js';
 import type { DeploymentStore } from '../src/deployments/store.js';
+import type { DeploymentService } from '../src/deployments/service.js';
 import type { MergeRunStore } from '../src/merges/runs.js';
 import type { AgentService } from '../src/agents/service.js';
 
@@ -27,6 +28,8 @@ export interface JobDeps extends HandlerDeps {
   cache: Cache;
   feed: EventPublisher;
   deployments: DeploymentStore;
+  /** Starts and ends deployments with their deploy:* events. */
+  deploymentService: DeploymentService;
   mergeRuns: MergeRunStore;
   metrics: Metrics;
   /** Agents' status and liveness (the agent-liveness sweep). */

@@ -37,6 +37,7 @@ import { deliveryRoutes } from './http/routes/deliveries.js';
 // preview-jobs: deployments route (minimal edit by the preview engineer)
 import { deploymentRoutes } from './http/routes/deployments.js';
 import { DeploymentStore } from './deployments/store.js';
+import { DeploymentService } from './deployments/service.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { mergeRoutes } from './http/routes/merge.js';
 import { MergeRunStore } from './merges/runs.js';
@@ -216,6 +217,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     cache,
     feed,
     deployments,
+    deploymentService: new DeploymentService(deployments, { db, cache, feed }),
     mergeRuns,
     metrics,
     gitea,

@@ -82,12 +82,11 @@ describe('board with the feed token, in a browser', function () {
     await page.locator(`#agents [data-agent-id="${agent.id}"]`, { hasText: 'busy' }).waitFor();
     await moved.locator('.agent', { hasText: 'claude-1' }).waitFor();
 
-    // What the preview job does once the preview is up: the move and its event in one transaction.
+    // What the preview job does once the preview of the task's head is up: the move and its event in one transaction.
     const previewUrl = `https://task-${task.id}.preview.example.com`;
-    await svc.tasks.withTask(task.id, async (tx, row) => {
-      await svc.tasks.applyTransition(tx, row, 'ready_to_test', { source: 'system', actor: 'test', patch: { preview_url: previewUrl } });
-      await tx.emit({ type: 'task:ready_to_test', projectId: project.id, taskId: task.id, payload: { taskId: task.id, previewUrl } });
-    });
+    const head = 'b'.repeat(40);
+    await svc.tasks.recordHead(task.id, head, { actor: 'test', deliveryId: 'board-test-push' });
+    await svc.tasks.previewReady(task.id, head, previewUrl, { actor: 'test', reason: 'preview is available' });
     const preview = card(page, 'ready_to_test', 'Add login').getByRole('link', { name: 'Open preview' });
     await preview.waitFor();
     expect(await preview.getAttribute('href')).to.equal(previewUrl);

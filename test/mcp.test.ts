@@ -13,6 +13,7 @@ import { createLogger } from '../src/log.js';
 import { eventually, REDIS_URL } from './support/service.js';
 import { callTool, GITEA_TOKEN, GITEA_URL, startMcpHarness, toolError, type McpHarness } from './support/mcp-harness.js';
 import { giteaBranch as branchShape } from './support/gitea-shapes.js';
+import { setTaskColumns } from './support/task-rows.js';
 
 const SNAPSHOT = new URL('./snapshots/mcp-tools.json', import.meta.url);
 
@@ -324,7 +325,7 @@ describe('MCP server', function () {
   describe('questions', () => {
     it('ask_user_question moves the task to needs_input, posts the question on the PR and stores the comment id', async () => {
       const task = await claimed(a);
-      await h.deps.tasks.link(task.id, { pr_number: 7, pr_url: `${GITEA_URL}/acme/webapp/pulls/7` });
+      await setTaskColumns(h.svc.deps, task.id, { pr_number: 7, pr_url: `${GITEA_URL}/acme/webapp/pulls/7` });
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       let posted = '';
       gitea()
@@ -347,7 +348,7 @@ describe('MCP server', function () {
 
     it('ask_user_question posts on the task issue when there is no PR, and keeps the question if Gitea fails', async () => {
       const task = await claimed(a);
-      await h.deps.tasks.link(task.id, { issue_number: 31 });
+      await setTaskColumns(h.svc.deps, task.id, { issue_number: 31 });
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       gitea().post(`/api/v1/repos/${repo}/issues/31/comments`).reply(500, { message: 'database is locked', url: `${GITEA_URL}/api/swagger` });
       const { questionId } = await callTool(a, 'ask_user_question', { taskId: task.id, question: 'Ship it?' });
@@ -441,7 +442,7 @@ describe('MCP server', function () {
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       expect(await toolError(a, 'create_pr', { taskId: task.id, title: 'Add login' })).to.match(/has no branch yet/);
       const branch = `task-${task.id}-add-login`;
-      await h.deps.tasks.link(task.id, { branch });
+      await setTaskColumns(h.svc.deps, task.id, { branch });
       const expectedBody = `Adds the login page.\n\nTask: ${task.id}`;
       gitea()
         .post(`/api/v1/repos/${repo}/pulls`, { head: branch, base: 'staging', title: 'Add login', body: expectedBody })
@@ -461,7 +462,7 @@ describe('MCP server', function () {
     it('create_pr passes Gitea’s refusal on as a tool error', async () => {
       const task = await claimed(a);
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
-      await h.deps.tasks.link(task.id, { branch: `task-${task.id}-x` });
+      await setTaskColumns(h.svc.deps, task.id, { branch: `task-${task.id}-x` });
       gitea().post(`/api/v1/repos/${repo}/pulls`).reply(422, { message: 'branch does not exist', url: `${GITEA_URL}/api/swagger` });
       expect(await toolError(a, 'create_pr', { taskId: task.id, title: 'X', body: `Task: ${task.id}` })).to.match(/422/).and.match(/branch does not exist/);
     });
@@ -470,7 +471,7 @@ describe('MCP server', function () {
       const task = await claimed(a);
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       expect(await toolError(a, 'add_comment', { taskId: task.id, body: 'hello' })).to.match(/neither a pull request nor an issue/);
-      await h.deps.tasks.link(task.id, { pr_number: 21 });
+      await setTaskColumns(h.svc.deps, task.id, { pr_number: 21 });
       let posted = '';
       gitea()
         .post(`/api/v1/repos/${repo}/issues/21/comments`, (body) => ((posted = body.body), true))
@@ -481,7 +482,7 @@ describe('MCP server', function () {
 
     it('without Gitea, branch, PR and comment tools say Gitea is not configured', async () => {
       const task = await claimed(a);
-      await h.deps.tasks.link(task.id, { branch: `task-${task.id}-x`, pr_number: 3 });
+      await setTaskColumns(h.svc.deps, task.id, { branch: `task-${task.id}-x`, pr_number: 3 });
       const c = await connectInMemory({ ...h.deps, gitea: null, replies: new Replier({ api: null, log: h.svc.log }) }, alice.id);
       for (const [tool, args] of [
         ['create_branch', { taskId: task.id }],
@@ -498,7 +499,7 @@ describe('MCP server', function () {
     it('queues a preview deploy; dry-run without Kubernetes', async () => {
       const task = await claimed(a);
       expect(await toolError(a, 'trigger_preview', { taskId: task.id })).to.match(/has no pull request/);
-      await h.deps.tasks.link(task.id, { pr_number: 5, head_sha: 'c9de6274405f2cf52adabba61b36257fff6809af' });
+      await setTaskColumns(h.svc.deps, task.id, { pr_number: 5, head_sha: 'c9de6274405f2cf52adabba61b36257fff6809af' });
       const result = await callTool(a, 'trigger_preview', { taskId: task.id });
       expect(result).to.include({ previewUrl: null, dryRun: true });
       expect(result.jobId).to.be.a('string');
@@ -510,7 +511,7 @@ describe('MCP server', function () {
 
     it('names the preview URL when a cluster is configured', async () => {
       const task = await claimed(a);
-      await h.deps.tasks.link(task.id, { pr_number: 6 });
+      await setTaskColumns(h.svc.deps, task.id, { pr_number: 6 });
       const c = await connectInMemory({ ...h.deps, cluster: {} as KubeCluster }, alice.id);
       const result = await callTool(c, 'trigger_preview', { taskId: task.id });
       expect(result).to.include({ previewUrl: `https://task-${task.id}.preview.localhost`, dryRun: false });

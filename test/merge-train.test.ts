@@ -11,6 +11,7 @@ import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js
 import { fakeGitea, GITEA_URL, type FakeGitea } from './support/fake-gitea.js';
 import { giteaBranch, giteaCommit, giteaPull, giteaUser } from './support/gitea-shapes.js';
 import { createTask, eventually, moveTask, REDIS_URL, startTestService, type TestService } from './support/service.js';
+import { setTaskColumns } from './support/task-rows.js';
 
 const K8S = 'https://k8s.test:6443';
 const K8S_TOKEN = 'test-service-account-token';
@@ -290,7 +291,7 @@ describe('staging merge train, promotion and Argo CD sync', function () {
     const t = await createTask(svc, projectId, `Task for #${prNumber}`);
     const branch = `task-${t.id}-work`;
     const headSha = nextSha();
-    await svc.tasks.link(t.id, { pr_number: prNumber, pr_url: `${GITEA_URL}/${fake.repo}/pulls/${prNumber}`, branch, head_sha: headSha });
+    await setTaskColumns(svc.deps, t.id, { pr_number: prNumber, pr_url: `${GITEA_URL}/${fake.repo}/pulls/${prNumber}`, branch, head_sha: headSha });
     fake.addPull({ number: prNumber, head: branch, headSha });
     for (const state of ['in_progress', 'approved']) {
       const res = await svc.api('PATCH', `/api/tasks/${t.id}`, { state });

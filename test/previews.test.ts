@@ -6,6 +6,7 @@ import { schedulePreviewCleanup } from '../jobs/preview-cleanup.js';
 import { giteaDelivery, type DeliveryOptions } from './support/gitea-delivery.js';
 import { createProject, createTask, eventually, startTestService, type TestService } from './support/service.js';
 import { kubeStatus, PREVIEW_DISCOVERY, resourceList, tokenKubeConfig } from './support/kube-shapes.js';
+import { setTaskColumns } from './support/task-rows.js';
 
 const KUBE_API = 'https://k8s.test:6443';
 const KUBE_TOKEN = 'preview-test-sa-token';
@@ -496,7 +497,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
       .get(p.read)
       .reply(200, async () => {
         // What a push handled while the rollout runs does to the task (handlers/lib/tasks.ts recordHead).
-        await s.tasks.link(task.id, { head_sha: newer });
+        await setTaskColumns(s.deps, task.id, { head_sha: newer });
         return availableDeployment(task.id);
       });
     expectStatuses(log, [[OPENED_SHA, 'pending'], [OPENED_SHA, 'success']]);
@@ -607,7 +608,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     const cancelled = await createTask(s, project.id, 'Cancelled');
     expect((await s.api('PATCH', `/api/tasks/${cancelled.id}`, { state: 'cancelled' })).status).to.equal(200);
     const expired = await createTask(s, project.id, 'Expired');
-    await s.tasks.link(expired.id, { preview_url: `https://task-${expired.id}.${DOMAIN}` });
+    await setTaskColumns(s.deps, expired.id, { preview_url: `https://task-${expired.id}.${DOMAIN}` });
 
     const future = new Date(Date.now() + 3600_000).toISOString();
     const past = new Date(Date.now() - 60_000).toISOString();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createProject, eventually, startTestService, type TestService } from './support/service.js';
 import { giteaDelivery } from './support/gitea-delivery.js';
 import { freePort, TestRedis } from './support/redis-server.js';
+import { setTaskColumns } from './support/task-rows.js';
 
 describe('Redis outage during ingest', function () {
   this.timeout(90_000);
@@ -61,7 +62,7 @@ describe('Redis outage during ingest', function () {
     const project = await createProject(svc, { name: 'With previews', repo: 'acme/previewed', previewImage: 'registry.example.com/acme/previewed' });
     const task = await svc.tasks.create({ projectId: project.id, title: 'Preview me', actor: 'test' });
     await svc.tasks.transition(task.id, 'in_progress', { source: 'rest', actor: 'test' });
-    await svc.tasks.link(task.id, { pr_number: 12, head_sha: 'a'.repeat(40), branch: `task-${task.id}-preview-me` });
+    await setTaskColumns(svc.deps, task.id, { pr_number: 12, head_sha: 'a'.repeat(40), branch: `task-${task.id}-preview-me` });
 
     await redis.stop();
     const jobId = await svc.jobs.deployPreview(task.id, 'queued during the outage');

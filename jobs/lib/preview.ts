@@ -1,15 +1,12 @@
 import type { CommitState } from '../../src/gitea/types.js';
 import type { Logger } from '../../src/log.js';
 import type { Project } from '../../src/projects/service.js';
-import type { TaskState } from '../../src/tasks/states.js';
 import type { JobDeps } from '../types.js';
 
 /** The commit status context of previews on the PR's head commit. */
 export const PREVIEW_STATUS_CONTEXT = 'aiworker/preview';
 /** Who the task events of preview jobs name. */
 export const PREVIEW_ACTOR = 'aiworker';
-/** A preview of a task in these states is never (re)deployed and is torn down by cleanup. */
-export const FINISHED_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['staging', 'production', 'cancelled']);
 
 // Gitea stores longer descriptions, but its UI (like GitHub's 140-character limit) cuts them short.
 const MAX_STATUS_DESCRIPTION = 140;

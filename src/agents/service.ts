@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { CACHE_TTL, gens } from '../cache.js';
 import { unitOfWork, type Tx, type UnitOfWorkDeps } from '../tasks/unit-of-work.js';
+import { projectOfTask } from '../tasks/board.js';
 import type { Page } from '../pagination.js';
 import type { NewEvent } from '../tasks/event-log.js';
 import { notFound } from '../errors.js';
@@ -173,8 +174,8 @@ export class AgentService {
       .where({ id: after.id })
       .update({ status: after.status, current_task_id: after.current_task_id, last_seen_at: after.last_seen_at });
     if (before.status === after.status && before.current_task_id === after.current_task_id) return;
-    const task = after.current_task_id ? await tx.trx('tasks').where({ id: after.current_task_id }).first('project_id') : null;
-    await tx.emit(agentStatusEvent(after.id, after.status, after.current_task_id, task?.project_id ?? null, actor));
+    const projectId = after.current_task_id ? await projectOfTask(tx.trx, after.current_task_id) : null;
+    await tx.emit(agentStatusEvent(after.id, after.status, after.current_task_id, projectId, actor));
     tx.touch(gens.agents());
   }
 

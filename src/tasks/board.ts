@@ -1,6 +1,12 @@
 import type { Knex } from 'knex';
 import { toTask, type BoardTask, type Task, type TaskRow } from './model.js';
 
+/** The project a task belongs to, read through `db` (which may be a transaction); null for no such task. */
+export async function projectOfTask(db: Knex, taskId: number): Promise<number | null> {
+  const row = await db<TaskRow>('tasks').where({ id: taskId }).first('project_id');
+  return row?.project_id ?? null;
+}
+
 /**
  * A board's tasks (one project's, or all) read through `db`, which may be a transaction: the feed
  * reads them in the same view as the event log, unlike TaskService.list, which is cached.

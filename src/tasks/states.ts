@@ -71,6 +71,9 @@ const BY_TARGET: Partial<Record<TaskState, Movers>> = {
   cancelled: { who: ['gitea', 'rest'], by: '/cancel or REST' },
 };
 
+/** Work on a task in these states is over: its preview is never (re)deployed and is torn down by cleanup. */
+export const FINISHED_STATES: ReadonlySet<TaskState> = new Set<TaskState>(['staging', 'production', 'cancelled']);
+
 export function isTaskState(value: unknown): value is TaskState {
   return typeof value === 'string' && (TASK_STATES as readonly string[]).includes(value);
 }

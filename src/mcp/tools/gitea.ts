@@ -42,7 +42,7 @@ export const createBranch = defineTool({
     const project = await deps.projects.get(task.projectId);
     await gitea.ensureBranch(project.owner, project.repoName, project.stagingBranch, project.defaultBranch);
     await gitea.ensureBranch(project.owner, project.repoName, branch, project.stagingBranch);
-    if (task.branch !== branch) await deps.tasks.link(taskId, { branch });
+    if (task.branch !== branch) await deps.tasks.linkPull(taskId, { branch });
     return { branch };
   },
 });
@@ -73,7 +73,7 @@ export const createPr = defineTool({
       pr = await gitea.findPull(owner, repoName, project.stagingBranch, task.branch);
       if (!pr) throw err;
     }
-    await deps.tasks.link(taskId, { pr_number: pr.number, pr_url: pr.html_url });
+    await deps.tasks.linkPull(taskId, { prNumber: pr.number, prUrl: pr.html_url });
     return { prNumber: pr.number, prUrl: pr.html_url };
   },
 });
