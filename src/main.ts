@@ -308,7 +308,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     ];
     const app = createApp({ log, metrics, access, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
-    const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, feedToken: config.feedToken, log, metrics });
+    const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, gate: access.feed, log, metrics });
     url = await listen(server, config.port, shutdown, config.shutdownGraceMs / 2);
     shutdown.add('feed', () => liveFeed.close());
     // Closed before HTTP drains, so waiting check_response calls answer first.

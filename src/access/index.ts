@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import type { Project, ProjectService } from '../projects/service.js';
 import type { CallerDeps } from './caller.js';
+import { FeedGate } from './feed.js';
 import { GiteaSignIn } from './gitea-sign-in.js';
 import { HostRule } from './origin.js';
 import type { PermissionChecker } from './permissions.js';
@@ -17,6 +18,8 @@ export interface Access {
   sessions: SessionStore | null;
   callers: CallerDeps;
   rights: Rights;
+  /** Who may open the feed and what each viewer sees. */
+  feed: FeedGate;
   /** /auth/* (when sign-in is configured). */
   publicRoutes: Router[];
   /** GET /api/me. */
@@ -46,5 +49,6 @@ export function createAccess(deps: { config: Config; db: Db; permissions: Permis
     config.signIn && sessions
       ? [signInRoutes({ ...callers, sessions, signIn: new GiteaSignIn(config.signIn), secureCookies: config.signIn.secureCookies, log: deps.log })]
       : [];
-  return { hosts, sessions, callers, rights, publicRoutes, apiRoutes: [meRoutes()] };
+  const feed = new FeedGate({ feedToken: config.feedToken, sessions, hosts, rights, db: deps.db });
+  return { hosts, sessions, callers, rights, feed, publicRoutes, apiRoutes: [meRoutes()] };
 }

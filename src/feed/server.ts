@@ -7,7 +7,7 @@ import { createRedis } from '../redis.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AppError, notFound } from '../errors.js';
-import { safeEqual } from '../http/auth.js';
+import { handshakeRefusal, type FeedGate, type FeedViewer } from '../access/feed.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/service.js';
 import type { DeploymentStore } from '../deployments/store.js';
@@ -25,7 +25,8 @@ export interface FeedDeps {
   deployments: Pick<DeploymentStore, 'list'>;
   redisUrl: string;
   prefix: string;
-  feedToken: string | null;
+  /** Who may connect (FEED_TOKEN or a person's session, from one of our hosts) and what each sees. */
+  gate: FeedGate;
   log: Logger;
   metrics: Metrics;
 }
@@ -75,10 +76,17 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
   let closing = false;
 
   io.use((socket, next) => {
-    const why = refusal(deps.feedToken, socket.handshake.auth?.token);
-    if (!why) return next();
-    log.debug({ address: socket.handshake.address }, `feed client refused: ${why}`);
-    next(Object.assign(new Error(why), { data: { code: 'unauthorized' } }));
+    deps.gate.admit(socket.request, socket.handshake.auth).then(
+      (viewer) => {
+        socket.data.viewer = viewer;
+        next();
+      },
+      (err: unknown) => {
+        const why = handshakeRefusal(err) ?? ackError(err, log);
+        log.debug({ address: socket.handshake.address }, `feed client refused: ${why.message}`);
+        next(Object.assign(new Error(why.message), { data: { code: why.code } }));
+      },
+    );
   });
 
   io.on('connection', (socket) => {
@@ -99,17 +107,22 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     });
     socket.on('getTask', (...args: unknown[]) => {
       const [input, ack] = splitAck(args);
-      void getTask(input, ack);
+      void getTask(socket.data.viewer as FeedViewer, input, ack);
     });
   });
 
   async function subscribe(socket: Socket, input: unknown, ack: Ack): Promise<void> {
     let projectId: number | null;
     let since: number | undefined;
+    let visible: Set<number> | null;
     try {
       const parsed = validate(subscribeInput, input ?? {}, 'subscribe');
       projectId = parsed.projectId ?? null;
       since = parsed.since;
+      const viewer = socket.data.viewer as FeedViewer;
+      if (projectId !== null) await deps.gate.requireProject(viewer, projectId);
+      // "Every project" for a person is every project they can read, decided when they subscribe.
+      visible = projectId === null ? await deps.gate.visibleProjects(viewer) : null;
     } catch (err) {
       ack({ error: ackError(err, log) });
       return;
@@ -119,7 +132,7 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       previous.close();
       await socket.leave(previous.room);
     }
-    const sub = new Subscription(socket, projectId);
+    const sub = new Subscription(socket, projectId, visible);
     subscriptions.set(socket.id, sub);
     // Joined before the log is read: whatever commits after that read reaches the socket live.
     await socket.join(sub.room);
@@ -129,8 +142,10 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
         for (const id of includedIds) if (since === undefined || id <= since) sub.remember(id);
         sub.advance(board.lastEventId);
         // Deployment rows change without feed events, so they need no view shared with lastEventId.
-        const { deployments } = await deps.deployments.list(projectId === null ? {} : { projectId }, { limit: RECENT_DEPLOYMENTS, offset: 0 });
-        const answer: FeedSnapshot = { ...board, deployments };
+        const scope = projectId !== null ? { projectId } : visible ? { projectIds: [...visible] } : {};
+        const { deployments } = await deps.deployments.list(scope, { limit: RECENT_DEPLOYMENTS, offset: 0 });
+        const seen = <T>(list: T[], projectOf: (item: T) => number) => (visible ? list.filter((item) => visible.has(projectOf(item))) : list);
+        const answer: FeedSnapshot = { ...board, tasks: seen(board.tasks, (t) => t.projectId), projects: seen(board.projects, (p) => p.id), deployments };
         ack(answer);
       });
     } catch (err) {
@@ -144,11 +159,12 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     }
   }
 
-  async function getTask(input: unknown, ack: Ack): Promise<void> {
+  async function getTask(viewer: FeedViewer, input: unknown, ack: Ack): Promise<void> {
     try {
       const { taskId } = validate(getTaskInput, input ?? {}, 'getTask');
       const task = await deps.tasks.find(taskId);
       if (!task) throw notFound(`task ${taskId}`);
+      await deps.gate.requireProject(viewer, task.projectId);
       const [card] = await withCardFacts(db, [task], { taskId });
       ack({ task: card });
     } catch (err) {
@@ -202,14 +218,6 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
       await Promise.allSettled([feedSub, adapterSub, adapterPub].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
-}
-
-/** Why a handshake is refused, or null; the feed fails closed when FEED_TOKEN is not configured. */
-function refusal(feedToken: string | null, token: unknown): string | null {
-  if (!feedToken) return 'the feed is disabled: FEED_TOKEN is not configured on the server';
-  if (typeof token !== 'string' || token === '') return 'missing feed token: connect with auth: {token: FEED_TOKEN}';
-  if (!safeEqual(token, feedToken)) return 'invalid feed token';
-  return null;
 }
 
 /** Socket.IO passes the ack callback as the last argument; a client may also send none. */

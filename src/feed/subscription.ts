@@ -26,9 +26,11 @@ export class Subscription {
   private runs: Promise<void> = Promise.resolve();
   lastEventId = 0;
 
+  /** `visible`: the only projects whose events this socket gets (a person's readable ones); null for all. */
   constructor(
     private readonly socket: Socket,
     readonly projectId: number | null,
+    private readonly visible: ReadonlySet<number> | null = null,
   ) {}
 
   get room(): string {
@@ -43,6 +45,8 @@ export class Subscription {
 
   deliver(event: FeedEvent): void {
     if (this.closed || this.known.has(event.eventId)) return;
+    // Events about no project (agents) reach every board; the others only those allowed to see them.
+    if (this.visible && event.projectId !== null && !this.visible.has(event.projectId)) return;
     this.remember(event.eventId);
     this.socket.emit(event.type, wireEvent(event));
   }
