@@ -39,6 +39,9 @@ import { deploymentRoutes } from './http/routes/deployments.js';
 import { DeploymentStore } from './deployments/store.js';
 import { DeploymentService } from './deployments/service.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { openApiRoutes } from './http/routes/openapi.js';
+import { openApiDocument } from './http/openapi.js';
+import pkg from '../package.json' with { type: 'json' };
 import { mergeRoutes } from './http/routes/merge.js';
 import { MergeRunStore } from './merges/runs.js';
 import { attachFeed } from './feed/server.js';
@@ -84,6 +87,8 @@ export interface Service {
   deps: JobDeps;
   /** Where this process listens: the web role's API, or a worker's health and metrics. */
   url: string;
+  /** Every router of this process's HTTP app: what it answers, and what GET /api/openapi.json describes. */
+  routers: Router[];
   shutdown: Shutdown;
   stop(): Promise<void>;
 }
@@ -235,6 +240,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
   const { log, shutdown, db, redis, metrics, tasks, projects, agents, deliveries, queues, jobs, deliveryQueue, gitea, cluster, recovery, jobDeps } = core;
 
   let url: string;
+  let routers: Router[];
   const checks: HealthCheck[] = [
     { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
     {
@@ -306,6 +312,9 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       mergeRoutes({ tasks, projects, jobs, runs: core.mergeRuns }),
       deploymentRoutes({ deployments: core.deployments, projects }),
     ];
+    // Public (the public routers come before the API router's token check): it holds no secret.
+    publicRoutes.push(openApiRoutes(() => openApiDocument([...publicRoutes, ...apiRoutes], pkg.version)));
+    routers = [...publicRoutes, ...apiRoutes];
     const app = createApp({ log, metrics, access, publicRoutes, apiRoutes });
     const server = http.createServer(app.callback());
     const liveFeed = attachFeed(server, { db, tasks, deployments: core.deployments, redisUrl: config.redisUrl, prefix: config.redisPrefix, gate: access.feed, log, metrics });
@@ -316,6 +325,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     log.info({ url }, 'listening');
   } else {
     // A worker serves only its health and metrics, for probes and scrapes.
+    routers = [health];
     const app = createApp({ log, metrics, access: null, publicRoutes: [health], apiRoutes: [] });
     url = await listen(http.createServer(app.callback()), config.port, shutdown, config.shutdownGraceMs / 2);
     log.info({ url }, 'worker health and metrics listening');
@@ -336,6 +346,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
     recovery,
     deps: jobDeps,
     url,
+    routers,
     shutdown,
     stop: () => shutdown.run(),
   };

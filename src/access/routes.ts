@@ -2,6 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, badRequest, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
+import { route } from '../http/openapi.js';
+import { me } from '../http/shapes.js';
 import { callerOf, sessionCaller, type CallerDeps } from './caller.js';
 import { readCookie, setCookie, SESSION_COOKIE, SIGN_IN_COOKIE } from './cookies.js';
 import type { GiteaSignIn } from './gitea-sign-in.js';
@@ -87,7 +89,11 @@ export function signInRoutes(deps: SignInRouteDeps): Router {
 /** GET /api/me: the signed-in person and the CSRF token their page sends with unsafe calls. */
 export function meRoutes(): Router {
   const router = new Router();
-  router.get('/api/me', (ctx) => {
+  route(router, 'get', '/api/me', {
+    summary: 'The signed-in person, and the CSRF token their page sends with unsafe calls',
+    description: 'Only with a console session: the API token is not a person (401).',
+    answers: { 200: { description: 'the person', body: me } },
+  }, (ctx) => {
     const caller = callerOf(ctx);
     if (caller.kind !== 'person') throw unauthorized('GET /api/me describes a signed-in person: the API token is not one (sign in with Gitea)');
     const { login, fullName, avatarUrl, csrfToken } = caller.session;

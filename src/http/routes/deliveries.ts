@@ -5,6 +5,8 @@ import { pageQuery } from '../../pagination.js';
 import { DELIVERY_STATUSES, type DeliveryStore } from '../../webhooks/deliveries.js';
 import { requeueDelivery, type DeliveryQueue } from '../../webhooks/delivery-queue.js';
 import type { Queues } from '../../queue/queues.js';
+import { route } from '../openapi.js';
+import { delivery, page, replayed } from '../shapes.js';
 import { access } from '../../access/rights.js';
 import { forbidden, notFound } from '../../errors.js';
 
@@ -12,12 +14,21 @@ const listQuery = pageQuery.extend({ status: z.enum(DELIVERY_STATUSES).optional(
 
 export function deliveryRoutes(deps: { deliveries: DeliveryStore; queues: Queues; queue: DeliveryQueue }): Router {
   const router = new Router();
-  router.get('/api/webhooks/deliveries', async (ctx) => {
+  route(router, 'get', '/api/webhooks/deliveries', {
+    summary: 'List stored webhook deliveries, newest first',
+    query: listQuery,
+    answers: { 200: { description: 'a page of deliveries', body: page('deliveries', delivery) } },
+    errors: [400],
+  }, async (ctx) => {
     const q = validate(listQuery, ctx.query, 'query');
     const readable = await access(ctx).readableProjects();
     ctx.body = await deps.deliveries.list({ status: q.status, repositories: readable?.map((p) => p.repo) }, q);
   });
-  router.post('/api/webhooks/deliveries/:id/replay', async (ctx) => {
+  route(router, 'post', '/api/webhooks/deliveries/:id/replay', {
+    summary: 'Handle a stored delivery again (handlers converge: nothing doubles)',
+    answers: { 202: { description: 'queued again (or stored as received until Redis is back)', body: replayed } },
+    errors: [404],
+  }, async (ctx) => {
     const id = ctx.params.id;
     const request = access(ctx);
     if (request.caller.kind === 'person') {

@@ -9,6 +9,8 @@ import type { ProjectService } from '../../projects/service.js';
 import type { JobScheduler } from '../../queue/scheduler.js';
 import type { TaskService } from '../../tasks/service.js';
 import { idParam } from './projects.js';
+import { route } from '../openapi.js';
+import { jobQueued, mergeRun, page } from '../shapes.js';
 import { access } from '../../access/rights.js';
 
 const mergeBody = z.object({
@@ -30,7 +32,12 @@ async function queued(add: () => Promise<string>): Promise<string> {
 export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService; jobs: JobScheduler; runs: MergeRunStore }): Router {
   const router = new Router();
 
-  router.post('/api/merge', async (ctx) => {
+  route(router, 'post', '/api/merge', {
+    summary: "Merge approved tasks' pull requests into the staging branch (a merge train, in approval order)",
+    body: mergeBody,
+    answers: { 202: { description: 'the merge train is queued', body: jobQueued } },
+    errors: [400, 404, 409, 503],
+  }, async (ctx) => {
     const taskIds = [...new Set(validate(mergeBody, await readJsonBody(ctx)).taskIds)];
     const found = await Promise.all(taskIds.map((id) => deps.tasks.find(id)));
     const missing = taskIds.filter((_, i) => !found[i]);
@@ -53,7 +60,12 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     ctx.body = { jobId };
   });
 
-  router.post('/api/projects/:id/promote', async (ctx) => {
+  route(router, 'post', '/api/projects/:id/promote', {
+    summary: 'Promote staging to the default branch (opens or reuses the promotion pull request and merges it)',
+    params: { id: idParam },
+    answers: { 202: { description: 'the promotion is queued', body: jobQueued } },
+    errors: [400, 404, 503],
+  }, async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
     await access(ctx).on(project.repo);
     const jobId = await queued(() => deps.jobs.promote(project.id, access(ctx).actor));
@@ -61,7 +73,13 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     ctx.body = { jobId };
   });
 
-  router.get('/api/projects/:id/merges', async (ctx) => {
+  route(router, 'get', '/api/projects/:id/merges', {
+    summary: "The project's merge trains and promotions, with what merged, conflicted or was skipped",
+    params: { id: idParam },
+    query: pageQuery,
+    answers: { 200: { description: 'a page of merge runs', body: page('merges', mergeRun) } },
+    errors: [400, 404],
+  }, async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
     await access(ctx).on(project.repo);
     ctx.body = await deps.runs.list(project.id, validate(pageQuery, ctx.query, 'query'));

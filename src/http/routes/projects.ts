@@ -6,6 +6,8 @@ import { badRequest } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
 import { MERGE_STYLES, type Project, type ProjectService } from '../../projects/service.js';
 import type { WebhookRegistrar } from '../../projects/webhook.js';
+import { route } from '../openapi.js';
+import { createdProject, page, project as projectAnswer, webhookState } from '../shapes.js';
 import { access, type RequestAccess } from '../../access/rights.js';
 
 /** Whether a JSON value nests at most `levels` deep; stops descending there, so any depth is safe to ask about. */
@@ -39,7 +41,13 @@ async function withPermissions(request: RequestAccess, project: Project) {
 
 export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<WebhookRegistrar, 'ensure'> }): Router {
   const router = new Router();
-  router.post('/api/projects', async (ctx) => {
+  route(router, 'post', '/api/projects', {
+    summary: 'Create a project (one Gitea repository) and make sure its Gitea webhook is in place',
+    description: 'Takes API_TOKEN or admin permission on the repository. The project is created whatever Gitea answers; `webhook` says how registering its webhook fared.',
+    body: newProject,
+    answers: { 201: { description: 'the project, with its webhook', body: createdProject } },
+    errors: [400, 409],
+  }, async (ctx) => {
     const input = validate(newProject, await readJsonBody(ctx));
     if (input.defaultBranch && input.stagingBranch && input.defaultBranch === input.stagingBranch) {
       throw badRequest('invalid body: stagingBranch: must differ from defaultBranch');
@@ -50,12 +58,22 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     ctx.status = 201;
     ctx.body = { ...project, webhook: await deps.webhooks.ensure(project) };
   });
-  router.post('/api/projects/:id/webhook', async (ctx) => {
+  route(router, 'post', '/api/projects/:id/webhook', {
+    summary: "Check and repair the project's Gitea webhook (idempotent)",
+    params: { id: idParam },
+    answers: { 200: { description: 'the webhook as Gitea now has it, or why it is not in place', body: webhookState } },
+    errors: [400, 404],
+  }, async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
     await access(ctx).on(project.repo);
     ctx.body = await deps.webhooks.ensure(project);
   });
-  router.get('/api/projects', async (ctx) => {
+  route(router, 'get', '/api/projects', {
+    summary: 'List the projects the caller can read',
+    query: pageQuery,
+    answers: { 200: { description: 'a page of projects', body: page('projects', projectAnswer) } },
+    errors: [400],
+  }, async (ctx) => {
     const page = validate(pageQuery, ctx.query, 'query');
     const request = access(ctx);
     const readable = await request.readableProjects();
@@ -66,7 +84,12 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     const projects = await Promise.all(readable.slice(page.offset, page.offset + page.limit).map((p) => withPermissions(request, p)));
     ctx.body = { projects, total: readable.length };
   });
-  router.get('/api/projects/:id', async (ctx) => {
+  route(router, 'get', '/api/projects/:id', {
+    summary: 'Get a project',
+    params: { id: idParam },
+    answers: { 200: { description: 'the project', body: projectAnswer } },
+    errors: [400, 404],
+  }, async (ctx) => {
     const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
     await access(ctx).on(project.repo);
     ctx.body = await withPermissions(access(ctx), project);

@@ -10,6 +10,8 @@ import type { ProjectService } from '../../projects/service.js';
 import { access } from '../../access/rights.js';
 import { notFound } from '../../errors.js';
 import { idParam } from './projects.js';
+import { route } from '../openapi.js';
+import { page, task, taskDetail, taskEvent } from '../shapes.js';
 
 const newTask = z.object({
   projectId: z.number().int().positive(),
@@ -43,13 +45,23 @@ export function taskRoutes(deps: { tasks: TaskService; projects: ProjectService 
     await access(ctx).on((await deps.projects.get(task.projectId)).repo);
     return id;
   };
-  router.post('/api/tasks', async (ctx) => {
+  route(router, 'post', '/api/tasks', {
+    summary: 'Create a task in backlog',
+    body: newTask,
+    answers: { 201: { description: 'the task', body: task } },
+    errors: [400, 404],
+  }, async (ctx) => {
     const input = validate(newTask, await readJsonBody(ctx));
     await access(ctx).on((await deps.projects.get(input.projectId)).repo);
     ctx.status = 201;
     ctx.body = await deps.tasks.create({ ...input, actor: access(ctx).actor });
   });
-  router.get('/api/tasks', async (ctx) => {
+  route(router, 'get', '/api/tasks', {
+    summary: 'List tasks, of a project and in a state when asked',
+    query: listQuery,
+    answers: { 200: { description: 'a page of tasks', body: page('tasks', task) } },
+    errors: [400],
+  }, async (ctx) => {
     const q = validate(listQuery, ctx.query, 'query');
     if (q.projectId !== undefined) {
       await access(ctx).on((await deps.projects.get(q.projectId)).repo);
@@ -59,22 +71,45 @@ export function taskRoutes(deps: { tasks: TaskService; projects: ProjectService 
     const readable = await access(ctx).readableProjectIds();
     ctx.body = await deps.tasks.list({ projectIds: readable ?? undefined, state: q.state }, q);
   });
-  router.get('/api/tasks/:id', async (ctx) => {
+  route(router, 'get', '/api/tasks/:id', {
+    summary: 'Get a task with its questions and review feedback',
+    params: { id: idParam },
+    answers: { 200: { description: 'the task', body: taskDetail } },
+    errors: [400, 404],
+  }, async (ctx) => {
     ctx.body = await deps.tasks.get(await permittedTask(ctx));
   });
-  router.patch('/api/tasks/:id', async (ctx) => {
+  route(router, 'patch', '/api/tasks/:id', {
+    summary: 'Change a task: title, description, or state (a move the state machine allows REST to make)',
+    params: { id: idParam },
+    body: taskChanges,
+    answers: { 200: { description: 'the task', body: taskDetail } },
+    errors: [400, 404, 409],
+  }, async (ctx) => {
     const id = await permittedTask(ctx);
     const changes = validate(taskChanges, await readJsonBody(ctx));
     await deps.tasks.update(id, changes, access(ctx).actor);
     ctx.body = await deps.tasks.get(id);
   });
-  router.post('/api/tasks/:id/respond', async (ctx) => {
+  route(router, 'post', '/api/tasks/:id/respond', {
+    summary: "Answer the agent's open question (needs_input → in_progress)",
+    params: { id: idParam },
+    body: respondBody,
+    answers: { 200: { description: 'the task', body: taskDetail } },
+    errors: [400, 404, 409],
+  }, async (ctx) => {
     const id = await permittedTask(ctx);
     const { response } = validate(respondBody, await readJsonBody(ctx));
     await deps.tasks.answer(id, response, { actor: access(ctx).actor, source: 'rest' });
     ctx.body = await deps.tasks.get(id);
   });
-  router.get('/api/tasks/:id/events', async (ctx) => {
+  route(router, 'get', '/api/tasks/:id/events', {
+    summary: "The task's history, oldest first, its creation included",
+    params: { id: idParam },
+    query: pageQuery,
+    answers: { 200: { description: 'a page of events', body: page('events', taskEvent) } },
+    errors: [400, 404],
+  }, async (ctx) => {
     const id = await permittedTask(ctx);
     ctx.body = await deps.tasks.events(id, validate(pageQuery, ctx.query, 'query'));
   });
