@@ -6,6 +6,8 @@ import { openApiPath, registeredRoutes } from '../src/http/openapi.js';
 import { createTask, eventually, moveTask, startTestService, TEST_API_TOKEN, type TestService } from './support/service.js';
 import { giteaDelivery } from './support/gitea-delivery.js';
 import { fakeGitea, GITEA_URL } from './support/fake-gitea.js';
+import { startGiteaServer } from './support/gitea-server.js';
+import { signIn, startConsoleService } from './support/console.js';
 
 /** Routes the document must describe: the REST API and Gitea's webhook endpoint. */
 const described = (path: string) => path.startsWith('/api/') || path === '/webhooks/gitea';
@@ -138,6 +140,23 @@ describe('GET /api/openapi.json', function () {
 
     const unauthorized = await fetch(`${svc.url}/api/tasks`, { headers: { authorization: `Bearer not-${TEST_API_TOKEN}` } });
     expect(validatorFor('/api/tasks', 'get', unauthorized.status)!(await unauthorized.json())).to.equal(true);
+  });
+
+  it("GET /api/me with a person's session answers as documented", async () => {
+    const gitea = await startGiteaServer();
+    const consoleSvc = await startConsoleService(gitea);
+    try {
+      const alice = await signIn(consoleSvc.url, gitea, 'alice');
+      const res = await fetch(`${consoleSvc.url}/api/me`, { headers: { cookie: alice.cookie } });
+      const validate = validatorFor('/api/me', 'get', res.status)!;
+      expect(validate(await res.json()), ajv.errorsText(validate.errors)).to.equal(true);
+      checked.add(`get /api/me ${res.status}`);
+      const withToken = await svc.api('GET', '/api/me');
+      expect(validatorFor('/api/me', 'get', withToken.status)!(withToken.body)).to.equal(true);
+    } finally {
+      await consoleSvc.cleanup();
+      await gitea.close();
+    }
   });
 
   it('every documented operation was answered with success at least once above', () => {
