@@ -29,7 +29,7 @@ const OVERLAY = join(DEPLOY, 'kustomize', 'overlays', 'example');
 const SECRET_TEMPLATE = join(BASE, 'secret.example.yaml');
 
 /** Settings that are secrets: they belong in the Secret, never in the ConfigMap or a plain env value. */
-const SECRET_SETTINGS = ['API_TOKEN', 'FEED_TOKEN', 'GITEA_TOKEN', 'GITEA_WEBHOOK_SECRET', 'DATABASE_URL', 'AIWORKER_AGENT_TOKEN'];
+const SECRET_SETTINGS = ['API_TOKEN', 'FEED_TOKEN', 'GITEA_TOKEN', 'GITEA_WEBHOOK_SECRET', 'DATABASE_URL', 'AIWORKER_AGENT_TOKEN', 'GITEA_OAUTH_CLIENT_SECRET'];
 /** What each workload must run; a new workload has to be added here, with its command. */
 const WORKLOAD_COMMANDS: Record<string, string> = {
   'Deployment/aiworker-web': 'serve',
@@ -433,7 +433,7 @@ describe('deploy/ manifests', () => {
             for (const e of c.env ?? []) expect(SECRET_SETTINGS, `${id(o)} env ${e.name}`).to.not.include(e.name);
           }
         }
-        expect(Object.keys(secretTemplate().stringData)).to.have.members(['API_TOKEN', 'FEED_TOKEN', 'GITEA_TOKEN', 'GITEA_WEBHOOK_SECRET', 'DATABASE_URL']);
+        expect(Object.keys(secretTemplate().stringData)).to.have.members(['API_TOKEN', 'FEED_TOKEN', 'GITEA_TOKEN', 'GITEA_WEBHOOK_SECRET', 'DATABASE_URL', 'GITEA_OAUTH_CLIENT_ID', 'GITEA_OAUTH_CLIENT_SECRET']);
       });
 
       it('gives every container settings that load (ConfigMap, then Secret, then env)', () => {
