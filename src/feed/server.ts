@@ -16,6 +16,7 @@ import { feedChannel } from './publisher.js';
 import { OrderedRelay, parseFeedMessage } from './relay.js';
 import { readSnapshot, type FeedSnapshot } from './snapshot.js';
 import { withCardFacts } from '../tasks/board.js';
+import { listAgents } from '../agents/service.js';
 import { ALL_ROOM, projectRoom, Subscription } from './subscription.js';
 
 export interface FeedDeps {
@@ -108,6 +109,14 @@ export function attachFeed(server: http.Server, deps: FeedDeps): Feed {
     socket.on('getTask', (...args: unknown[]) => {
       const [input, ack] = splitAck(args);
       void getTask(socket.data.viewer as FeedViewer, input, ack);
+    });
+    // Agents' events carry no name: the board asks for the list when one it does not know appears.
+    socket.on('getAgents', (...args: unknown[]) => {
+      const [, ack] = splitAck(args);
+      listAgents(db).then(
+        (agents) => ack({ agents }),
+        (err) => ack({ error: ackError(err, log) }),
+      );
     });
   });
 

@@ -41,6 +41,7 @@ export class FeedStore {
   private lastEventId: number | null = null;
   /** The event each task was last changed by, so a slower re-read never overwrites a newer event. */
   private readonly taskVersions = new Map<number, number>();
+  private agentsAsked = false;
 
   constructor(
     private readonly auth: FeedAuth,
@@ -78,9 +79,10 @@ export class FeedStore {
     socket.on('agent:status', (e: FeedEventBase & { agentId: number; status: Agent['status']; currentTaskId: number | null }) => {
       this.seen(e);
       const agents = new Map(this.state.agents);
-      const known = agents.get(e.agentId) ?? { id: e.agentId, name: `agent #${e.agentId}` };
-      agents.set(e.agentId, { ...known, status: e.status, currentTaskId: e.currentTaskId });
+      const known = agents.get(e.agentId);
+      agents.set(e.agentId, { id: e.agentId, name: known?.name ?? `agent #${e.agentId}`, status: e.status, currentTaskId: e.currentTaskId });
       this.update({ agents });
+      if (!known) this.refreshAgents();
     });
     socket.on('deploy:started', (e: FeedEventBase & { environment: string; taskIds: number[] }) => {
       this.seen(e);
@@ -155,6 +157,17 @@ export class FeedStore {
       const known = this.state.tasks.get(taskId);
       const task = { ...answer.task, stateSince: answer.task.stateSince ?? known?.stateSince ?? null };
       this.update({ tasks: new Map(this.state.tasks).set(taskId, task) });
+      if (task.assignedAgentId !== null && !this.state.agents.has(task.assignedAgentId)) this.refreshAgents();
+    });
+  }
+
+  /** Agents' events carry no name: a newcomer's name is read once, with the whole list. */
+  private refreshAgents(): void {
+    if (this.agentsAsked || !this.socket) return;
+    this.agentsAsked = true;
+    this.socket.emit('getAgents', {}, (answer: { agents?: Agent[] }) => {
+      this.agentsAsked = false;
+      if (answer.agents) this.update({ agents: new Map(answer.agents.map((a) => [a.id, a])) });
     });
   }
 }
