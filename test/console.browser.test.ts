@@ -105,7 +105,7 @@ describe('console signed in with Gitea, in a browser', function () {
     await dialog.getByRole('textbox', { name: 'Description' }).fill('People sign in with their Gitea account; rights follow the repository.');
     await dialog.getByRole('button', { name: 'Create' }).click();
     await card(page, 'backlog', 'Add sign-in with Gitea').waitFor();
-    expect(await dialog.isVisible(), 'the dialog closes').to.equal(false);
+    await dialog.waitFor({ state: 'hidden' });
     const [created] = (await svc.api('GET', `/api/tasks?projectId=${project.id}`)).body.tasks;
     expect(created).to.include({ title: 'Add sign-in with Gitea', description: 'People sign in with their Gitea account; rights follow the repository.' });
     expect((await svc.api('GET', `/api/tasks/${created.id}/events`)).body.events[0]).to.include({ actor: 'alice', to: 'backlog' });
