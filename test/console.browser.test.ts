@@ -114,6 +114,8 @@ describe('console signed in with Gitea, in a browser', function () {
     const claude = await agent('claude-1');
     const { task: claimed } = await callTool(claude, 'get_next_task', { projectId: project.id });
     expect(claimed.id).to.equal(created.id);
+    // Its pull request (linked without an event: the card re-reads it with the next one).
+    await svc.tasks.link(created.id, { pr_number: 6, pr_url: `${gitea.url}/acme/webapp/pulls/6` });
     await callTool(claude, 'ask_user_question', { taskId: created.id, question: 'Should the session last a day or a week?' });
     const asking = card(page, 'needs_input', 'Add sign-in with Gitea');
     await asking.getByText('Should the session last a day or a week?').waitFor();
@@ -140,7 +142,6 @@ describe('console signed in with Gitea, in a browser', function () {
       actor: 'test',
       patch: { pr_number: 7, pr_url: `${gitea.url}/acme/webapp/pulls/7`, preview_url: 'https://task-5.preview.example.com' },
     });
-    await svc.tasks.link(created.id, { pr_number: 6, pr_url: `${gitea.url}/acme/webapp/pulls/6` });
     await card(page, 'backlog', guide.title).waitFor();
     await card(page, 'ready_to_test', dark.title).getByRole('link', { name: 'Open preview' }).waitFor();
     await card(page, 'in_progress', created.title).getByRole('link', { name: 'PR #6' }).waitFor();
