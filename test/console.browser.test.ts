@@ -133,7 +133,8 @@ describe('console signed in with Gitea, in a browser', function () {
     const [first, second, guide, dark, retry, staged, shipped] = await Promise.all(titles.map((t) => createTask(svc, project.id, t)));
     await moveTask(svc, first.id, 'in_progress', 'approved');
     await moveTask(svc, second.id, 'in_progress', 'approved');
-    await moveTask(svc, retry.id, 'in_progress', 'needs_input');
+    await moveTask(svc, retry.id, 'in_progress');
+    await svc.tasks.ask(retry.id, null, 'Retry failed deliveries with exponential backoff, or every 30 s?', 'claude-2');
     await moveTask(svc, staged.id, 'staging');
     await moveTask(svc, shipped.id, 'production');
     await moveTask(svc, dark.id, 'in_progress');
@@ -147,6 +148,14 @@ describe('console signed in with Gitea, in a browser', function () {
     await card(page, 'in_progress', created.title).getByRole('link', { name: 'PR #6' }).waitFor();
     await card(page, 'approved', second.title).waitFor();
     await card(page, 'production', shipped.title).waitFor();
+
+    // A day's worth of history, so the cards say how long each has waited in its column (read from the log on reload).
+    for (const [i, t] of [guide, created, retry, dark, first, second, staged, shipped].entries()) {
+      await svc.db('task_events').where({ task_id: t.id }).update({ created_at: svc.db.raw('created_at - INTERVAL ? MINUTE', [(i + 1) * 47]) });
+    }
+    await page.reload();
+    await live(page);
+    await card(page, 'production', shipped.title).getByText('6 h in column', { exact: true }).waitFor();
 
     // Two approved tasks selected and merged to staging together.
     const merge = page.getByRole('button', { name: 'Merge to staging' });

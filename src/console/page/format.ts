@@ -10,15 +10,15 @@ export function safeHref(url: string | null): string | null {
 }
 
 const UNITS: Array<[limit: number, seconds: number, unit: string]> = [
-  [60, 1, 's'],
   [3600, 60, 'min'],
   [86_400, 3600, 'h'],
   [Infinity, 86_400, 'd'],
 ];
 
-/** "5 min", "3 h", "2 d": how long ago `since` was, as a person scans it. */
+/** "<1 min", "5 min", "3 h", "2 d": how long ago `since` was, as a person scans it. */
 export function elapsed(since: string, now: number): string {
   const seconds = Math.max(0, Math.floor((now - Date.parse(since)) / 1000));
+  if (seconds < 60) return '<1 min';
   const [, size, unit] = UNITS.find(([limit]) => seconds < limit)!;
   return `${Math.floor(seconds / size)} ${unit}`;
 }
