@@ -115,7 +115,7 @@ describe('console signed in with Gitea, in a browser', function () {
     const { task: claimed } = await callTool(claude, 'get_next_task', { projectId: project.id });
     expect(claimed.id).to.equal(created.id);
     // Its pull request (linked without an event: the card re-reads it with the next one).
-    await svc.tasks.link(created.id, { pr_number: 6, pr_url: `${gitea.url}/acme/webapp/pulls/6` });
+    await svc.tasks.linkPull(created.id, { prNumber: 6, prUrl: `${gitea.url}/acme/webapp/pulls/6` });
     await callTool(claude, 'ask_user_question', { taskId: created.id, question: 'Should the session last a day or a week?' });
     const asking = card(page, 'needs_input', 'Add sign-in with Gitea');
     await asking.getByText('Should the session last a day or a week?').waitFor();
