@@ -263,7 +263,7 @@ describe('event feed (Socket.IO)', function () {
 
       await moveTask(svc, task.id, 'in_progress');
       await svc.tasks.ask(task.id, null, 'Which colour?', 'test');
-      const asked = (await svc.api('GET', `/api/tasks/${task.id}/events`)).body.events.at(-1);
+      const asked = (await svc.api('GET', `/api/tasks/${task.id}/events`)).body.events.findLast((e: any) => e.to === 'needs_input');
       const waiting = await c.socket.timeout(5000).emitWithAck('getTask', { taskId: task.id });
       expect(waiting.task).to.include({ state: 'needs_input', question: 'Which colour?', stateSince: asked.at });
       await svc.tasks.answer(task.id, 'Blue.', { actor: 'test', source: 'rest' });
