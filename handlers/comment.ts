@@ -8,6 +8,9 @@ import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookC
 import { taskForPull } from './lib/tasks.js';
 import { replyOnce } from './lib/reply-once.js';
 
+/** What comments use: commands (tasks, jobs), answers and the replies to both. */
+type CommentDeps = Pick<HandlerDeps, 'botLogin' | 'commandReplies' | 'replies' | 'permissions' | 'tasks' | 'jobs'>;
+
 /** A PR comment, an issue comment or a review's text, in one shape, so command code is written once. */
 export interface CommentEvent {
   body: string;
@@ -20,7 +23,7 @@ export interface CommentEvent {
 }
 
 /** Commands first; otherwise, while a question is open, a writer's reply is its answer. */
-export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: CommentEvent): Promise<HandlerResult> {
+export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: CommentEvent): Promise<HandlerResult> {
   const { body, author, index, task } = c;
   if (isOwnComment(body, author, await deps.botLogin())) return ignored("aiworker's own comment");
   const commands = parseCommands(body, COMMAND_NAMES);
@@ -80,7 +83,7 @@ export async function handleComment(ctx: WebhookContext, deps: HandlerDeps, c: C
 export const comment: WebhookHandler<'issue_comment' | 'pull_request_comment'> = {
   eventTypes: ['issue_comment', 'pull_request_comment'],
   describe: 'comment commands (/approve, /reject, /preview, /stage, /answer, /cancel, /retry, /help) and answers to questions',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: CommentDeps) {
     const { action, comment: c, issue, sender, pull_request: pr, is_pull: isPull } = ctx.payload;
     if (action !== 'created') return ignored(`comment ${action}`);
     const task = isPull
@@ -101,7 +104,7 @@ export const comment: WebhookHandler<'issue_comment' | 'pull_request_comment'> =
 export const reviewComment: WebhookHandler<'pull_request_review_comment'> = {
   eventTypes: ['pull_request_review_comment'],
   describe: "commands in a review's summary",
-  async handle(ctx, deps) {
+  async handle(ctx, deps: CommentDeps) {
     const { pull_request: pr, sender, review } = ctx.payload;
     if (!review?.content) return ignored('a review without a summary');
     return handleComment(ctx, deps, {

@@ -1,11 +1,13 @@
-import { ignored, processed, type WebhookHandler } from './types.js';
+import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForBranch } from './lib/tasks.js';
+
+type CreateDeps = Pick<HandlerDeps, 'tasks'>;
 
 /** A task branch was created: link it to its task, which an agent is now working on. */
 export const branchCreated: WebhookHandler<'create'> = {
   eventTypes: ['create'],
   describe: 'links a new task-<id>-<slug> branch to its task (backlog -> in_progress)',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: CreateDeps) {
     const p = ctx.payload;
     if (p.ref_type !== 'branch') return ignored(`${p.ref_type} created`);
     const task = await taskForBranch(deps, ctx.project, p.ref);

@@ -2,6 +2,8 @@ import type { IssuesPayload } from '../src/gitea/payloads.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { replyOnce } from './lib/reply-once.js';
 
+type IssueDeps = Pick<HandlerDeps, 'botLogin' | 'commandReplies' | 'replies' | 'tasks'>;
+
 export const TASK_LABEL = 'aiworker';
 
 type IssueEvent = 'issues' | 'issue_label' | 'issue_assign';
@@ -19,7 +21,7 @@ function asksForAiworker(issue: IssuesPayload['issue'], botLogin: string | null)
   return null;
 }
 
-async function createTask(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps, why: string): Promise<HandlerResult> {
+async function createTask(ctx: WebhookContext<IssueEvent>, deps: IssueDeps, why: string): Promise<HandlerResult> {
   const { issue, sender } = ctx.payload;
   let task = await deps.tasks.findByIssue(ctx.project.id, issue.number);
   // A retried or replayed delivery finishes what it started (its comment) instead of stopping.
@@ -39,7 +41,7 @@ async function createTask(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps, wh
   return processed(`task ${id} created from issue #${issue.number} (${why})`);
 }
 
-async function withdraw(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps): Promise<HandlerResult> {
+async function withdraw(ctx: WebhookContext<IssueEvent>, deps: IssueDeps): Promise<HandlerResult> {
   const { issue, sender, action } = ctx.payload;
   const task = await deps.tasks.findByIssue(ctx.project.id, issue.number);
   if (!task) return ignored(`issue #${issue.number} has no task`);
@@ -59,7 +61,7 @@ async function withdraw(ctx: WebhookContext<IssueEvent>, deps: HandlerDeps): Pro
 export const issueTask: WebhookHandler<IssueEvent> = {
   eventTypes: ['issues', 'issue_label', 'issue_assign'],
   describe: 'an issue labelled aiworker or assigned to the bot becomes a backlog task; closed or unassigned before work started, it is cancelled',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: IssueDeps) {
     const { action, issue } = ctx.payload;
     if (issue.pull_request) return ignored('a pull request, not an issue');
     const why = asksForAiworker(issue, await deps.botLogin());

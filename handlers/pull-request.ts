@@ -3,8 +3,10 @@ import type { Task } from '../src/tasks/model.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 
+type PullRequestDeps = Pick<HandlerDeps, 'jobs' | 'tasks'>;
+
 /** Links the PR and its head to the task, then deploys a preview of that head (at once; see JobScheduler.deployPreview). */
-export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_request_sync'>, deps: HandlerDeps, task: Task): Promise<HandlerResult> {
+export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_request_sync'>, deps: PullRequestDeps, task: Task): Promise<HandlerResult> {
   const pr = ctx.payload.pull_request;
   if (task.state === 'cancelled' || task.state === 'production') {
     return ignored(`task ${task.id} is ${task.state}; pull request #${pr.number} not linked`);
@@ -18,7 +20,7 @@ export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_
   return processed(`task ${task.id} linked to #${pr.number}; preview job ${jobId}`);
 }
 
-async function merged(ctx: WebhookContext<'pull_request'>, deps: HandlerDeps): Promise<HandlerResult> {
+async function merged(ctx: WebhookContext<'pull_request'>, deps: PullRequestDeps): Promise<HandlerResult> {
   const { project } = ctx;
   const pr = ctx.payload.pull_request;
   const actor = ctx.payload.sender.login;
@@ -46,7 +48,7 @@ async function merged(ctx: WebhookContext<'pull_request'>, deps: HandlerDeps): P
   return processed(`task ${task.id} -> ${target}`);
 }
 
-async function closedUnmerged(ctx: WebhookContext<'pull_request'>, deps: HandlerDeps): Promise<HandlerResult> {
+async function closedUnmerged(ctx: WebhookContext<'pull_request'>, deps: PullRequestDeps): Promise<HandlerResult> {
   const pr = ctx.payload.pull_request;
   const task = await taskForPull(deps, ctx.project, pr);
   if (!task) return ignored(`#${pr.number} belongs to no task`);
@@ -67,7 +69,7 @@ async function closedUnmerged(ctx: WebhookContext<'pull_request'>, deps: Handler
 export const pullRequest: WebhookHandler<'pull_request'> = {
   eventTypes: ['pull_request'],
   describe: 'links task PRs and deploys previews; merges move tasks to staging or production; closes tear previews down',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: PullRequestDeps) {
     const { action, pull_request: pr } = ctx.payload;
     switch (action) {
       case 'opened':

@@ -1,5 +1,7 @@
-import { ignored, processed, type WebhookHandler } from './types.js';
+import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForBranch } from './lib/tasks.js';
+
+type PushDeps = Pick<HandlerDeps, 'botLogin' | 'jobs' | 'tasks'>;
 
 const ZERO_SHA = /^0+$/;
 
@@ -9,7 +11,7 @@ export const TEST_DELIVERY_NOTE = "before equals after: this looks like Gitea's 
 export const push: WebhookHandler<'push'> = {
   eventTypes: ['push'],
   describe: 'task branch pushes (first push, stale approval); staging/default branch pushes (environment sync)',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: PushDeps) {
     const p = ctx.payload;
     // Gitea's "Test Delivery" sends the branch's latest commit as both before and after; no real
     // push looks like that, and acting on it would sync production from a button press.

@@ -1,13 +1,15 @@
-import { ignored, processed, type WebhookHandler } from './types.js';
+import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 import { refuse } from './lib/refuse.js';
 import { TransitionError } from '../src/errors.js';
+
+type ReviewDeps = Pick<HandlerDeps, 'permissions' | 'tasks' | 'commandReplies' | 'replies'>;
 
 /** An approving review by someone with write access approves the task at the reviewed head. */
 export const reviewApproved: WebhookHandler<'pull_request_review_approved'> = {
   eventTypes: ['pull_request_review_approved'],
   describe: 'approving review by a writer: task -> approved, review text kept as feedback',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: ReviewDeps) {
     const { pull_request: pr, sender, review } = ctx.payload;
     const task = await taskForPull(deps, ctx.project, pr);
     if (!task) return ignored(`#${pr.number} belongs to no task`);

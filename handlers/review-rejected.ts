@@ -1,11 +1,13 @@
-import { ignored, processed, type WebhookHandler } from './types.js';
+import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForPull } from './lib/tasks.js';
+
+type ReviewDeps = Pick<HandlerDeps, 'tasks'>;
 
 /** A review requesting changes sends the task back to its agent with the review as feedback. */
 export const reviewRejected: WebhookHandler<'pull_request_review_rejected'> = {
   eventTypes: ['pull_request_review_rejected'],
   describe: 'review requesting changes: feedback stored, task -> in_progress',
-  async handle(ctx, deps) {
+  async handle(ctx, deps: ReviewDeps) {
     const { pull_request: pr, sender, review } = ctx.payload;
     const task = await taskForPull(deps, ctx.project, pr);
     if (!task) return ignored(`#${pr.number} belongs to no task`);

@@ -1,5 +1,7 @@
 import type { Queues } from '../src/queue/queues.js';
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+type Deps = Pick<JobDeps, 'agents' | 'config' | 'log' | 'tasks'>;
 
 export const AGENT_LIVENESS = 'agent-liveness';
 const ACTOR = 'aiworker';
@@ -19,7 +21,7 @@ export async function scheduleAgentLiveness(queues: Queues, agentTimeoutMs: numb
 export const agentLiveness: JobDefinition<Record<string, never>> = {
   queue: 'tasks',
   name: AGENT_LIVENESS,
-  async process(job, deps) {
+  async process(job, deps: Deps) {
     const log = deps.log.child({ job: job.name, jobId: job.id });
     const timeoutMs = deps.config.agentTimeoutMs;
     const timeoutSeconds = Math.round(timeoutMs / 1000);

@@ -1,6 +1,8 @@
 import type { Queues } from '../src/queue/queues.js';
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
 import { SessionStore } from '../src/access/sessions.js';
+
+type Deps = Pick<JobDeps, 'config' | 'db' | 'deliveries' | 'log'>;
 
 export const DELIVERY_PRUNING = 'delivery-pruning';
 const EVERY_MS = 3600_000;
@@ -22,7 +24,7 @@ export async function scheduleDeliveryPruning(queues: Queues): Promise<void> {
 export const deliveryPruning: JobDefinition<Record<string, never>> = {
   queue: 'cleanup',
   name: DELIVERY_PRUNING,
-  async process(job, deps) {
+  async process(job, deps: Deps) {
     const cutoff = new Date(Date.now() - deps.config.deliveryRetentionDays * 86_400_000);
     const deleted = await deps.deliveries.pruneFinished(cutoff);
     if (deleted) deps.log.info({ job: job.name, deleted, before: cutoff.toISOString() }, 'old webhook deliveries deleted');

@@ -9,6 +9,8 @@ import type { Logger } from '../src/log.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 import { loadProject } from './lib/project.js';
 
+type Deps = Pick<JobDeps, 'cluster' | 'config' | 'deploymentService' | 'deployments' | 'gitea' | 'log' | 'tasks' | 'projects'>;
+
 export interface EnvironmentSyncData {
   projectId: number;
   environment: Environment;
@@ -37,7 +39,7 @@ const KIND = 'sync';
  * a sync queued by a push (a merge made in Gitea's UI) names it too. Naming is a courtesy, so
  * anything Gitea cannot answer leaves the list empty rather than holding the sync up.
  */
-async function tasksMergedAt(deps: JobDeps, project: Project, revision: string | null, log: Logger): Promise<number[]> {
+async function tasksMergedAt(deps: Deps, project: Project, revision: string | null, log: Logger): Promise<number[]> {
   if (!revision || !deps.gitea) return [];
   try {
     const pull = await deps.gitea.mergedPullOf(project.owner, project.repoName, revision);
@@ -57,7 +59,7 @@ async function tasksMergedAt(deps: JobDeps, project: Project, revision: string |
 export const environmentSync: JobDefinition<EnvironmentSyncData> = {
   queue: 'deploy',
   name: 'environment-sync',
-  async process(job, deps): Promise<EnvironmentSyncResult> {
+  async process(job, deps: Deps): Promise<EnvironmentSyncResult> {
     const { projectId, environment, revision } = job.data;
     const log = deps.log.child({ jobId: job.id, projectId, environment, revision });
     const project = await loadProject(deps, projectId);

@@ -3,7 +3,9 @@ import type { Queues } from '../src/queue/queues.js';
 import type { Task } from '../src/tasks/model.js';
 import { FINISHED_STATES } from '../src/tasks/states.js';
 import { acquireLock, lockKeys } from '../src/queue/lock.js';
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+type Deps = Pick<JobDeps, 'cluster' | 'config' | 'log' | 'redis' | 'redisPrefix' | 'tasks' | 'deployments'>;
 
 export const PREVIEW_CLEANUP = 'preview-cleanup';
 
@@ -30,7 +32,7 @@ function reasonToDelete(ns: PreviewNamespace, task: Task | null, now: number, tt
 export const previewCleanup: JobDefinition<Record<string, never>> = {
   queue: 'cleanup',
   name: PREVIEW_CLEANUP,
-  async process(job, deps) {
+  async process(job, deps: Deps) {
     const log = deps.log.child({ job: job.name, jobId: job.id });
     if (!deps.cluster) {
       log.info('dry-run: no Kubernetes cluster configured, so no preview namespaces to clean up');

@@ -20,6 +20,8 @@ import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 import type { PreviewDeployRequest } from '../src/queue/scheduler.js';
 
+type Deps = Pick<JobDeps, 'cluster' | 'config' | 'deploymentService' | 'deployments' | 'log' | 'outbox' | 'projects' | 'redis' | 'redisPrefix' | 'replies' | 'tasks' | 'gitea'>;
+
 
 /** The project's preview settings cannot be rendered: retrying cannot fix that, a settings change can. */
 class PreviewSettingsError extends Error {
@@ -34,7 +36,7 @@ function isPermanent(err: unknown): boolean {
 
 interface Run {
   job: Job<PreviewDeployRequest>;
-  deps: JobDeps;
+  deps: Deps;
   log: Logger;
   deployments: DeploymentStore;
   deployment: Deployment;
@@ -56,7 +58,7 @@ function skipped(log: Logger, note: string): Outcome {
   return { status: 'skipped', note };
 }
 
-function render(task: Task, project: Project, sha: string, deps: JobDeps): { manifests: KubeObject[]; url: string } {
+function render(task: Task, project: Project, sha: string, deps: Deps): { manifests: KubeObject[]; url: string } {
   const { preview } = deps.config;
   // Project settings override the service-wide ingress and TLS defaults; the image is the project's own column.
   const settings = {
@@ -169,7 +171,7 @@ async function fail(run: Run, err: unknown): Promise<never> {
   throw permanent ? new UnrecoverableError(message) : err;
 }
 
-async function deploy(job: Job<PreviewDeployRequest>, deps: JobDeps, log: Logger): Promise<Outcome> {
+async function deploy(job: Job<PreviewDeployRequest>, deps: Deps, log: Logger): Promise<Outcome> {
   const { taskId } = job.data;
   // Before the head is read: every request made until now is served by this run, including those
   // kept to follow it; only a request made after this point needs a run of its own.
@@ -240,7 +242,7 @@ async function deploy(job: Job<PreviewDeployRequest>, deps: JobDeps, log: Logger
 export const previewDeploy: JobDefinition<PreviewDeployRequest> = {
   queue: 'deploy',
   name: 'preview-deploy',
-  async process(job, deps, token) {
+  async process(job, deps: Deps, token) {
     const log = deps.log.child({ job: job.name, jobId: job.id, taskId: job.data.taskId, reason: job.data.reason });
     return whileHolding(job, token, deps.redis, lockKeys.preview(deps.redisPrefix, job.data.taskId), () => deploy(job, deps, log));
   },

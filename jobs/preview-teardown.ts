@@ -6,13 +6,15 @@ import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 
+type Deps = Pick<JobDeps, 'cluster' | 'log' | 'redis' | 'redisPrefix' | 'tasks' | 'deployments'>;
+
 export interface PreviewTeardownData {
   taskId: number;
   reason: string;
 }
 
 
-async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logger) {
+async function teardown(job: Job<PreviewTeardownData>, deps: Deps, log: Logger) {
   const { taskId } = job.data;
   const namespace = previewNamespaceName(taskId);
   const dryRun = deps.cluster === null;
@@ -66,7 +68,7 @@ async function teardown(job: Job<PreviewTeardownData>, deps: JobDeps, log: Logge
 export const previewTeardown: JobDefinition<PreviewTeardownData> = {
   queue: 'deploy',
   name: 'preview-teardown',
-  async process(job, deps, token) {
+  async process(job, deps: Deps, token) {
     const log = deps.log.child({ job: job.name, jobId: job.id, taskId: job.data.taskId, reason: job.data.reason });
     return whileHolding(job, token, deps.redis, lockKeys.preview(deps.redisPrefix, job.data.taskId), () => teardown(job, deps, log));
   },

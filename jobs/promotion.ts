@@ -3,7 +3,9 @@ import type { MergeOutcome } from '../src/merges/runs.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task } from '../src/tasks/model.js';
 import { runMergeJob, unmergeableReason } from './lib/merge-run.js';
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+type Deps = Pick<JobDeps, 'jobs' | 'replies' | 'tasks' | 'projects' | 'gitea' | 'log' | 'mergeRuns' | 'redis' | 'redisPrefix'>;
 
 export interface PromotionData {
   projectId: number;
@@ -45,7 +47,7 @@ function promotionBody(project: Project, staged: Task[]): string {
 export const promotion: JobDefinition<PromotionData> = {
   queue: 'merge',
   name: 'promotion',
-  async process(job, deps, token): Promise<PromotionResult> {
+  async process(job, deps: Deps, token): Promise<PromotionResult> {
     const { projectId, requestedBy } = job.data;
     let prNumber: number | null = null;
     let syncJobId: string | null = null;

@@ -6,6 +6,8 @@ import type { Task } from '../src/tasks/model.js';
 import { runMergeJob, unmergeableReason } from './lib/merge-run.js';
 import type { JobDefinition, JobDeps } from './types.js';
 
+type Deps = Pick<JobDeps, 'jobs' | 'log' | 'replies' | 'tasks' | 'projects' | 'gitea' | 'mergeRuns' | 'redis' | 'redisPrefix'>;
+
 export interface StagingMergeData {
   projectId: number;
   taskIds: number[];
@@ -33,7 +35,7 @@ function conflictComment(project: Project, task: Task, reason: string): string {
 }
 
 /** Sends a task Gitea could not merge back to its agent, saying why on the PR and in the task's feedback. */
-async function sendBack(deps: JobDeps, jobId: string, project: Project, task: Task, prNumber: number, reason: string): Promise<void> {
+async function sendBack(deps: Deps, jobId: string, project: Project, task: Task, prNumber: number, reason: string): Promise<void> {
   try {
     await deps.tasks.transition(task.id, 'in_progress', { source: 'system', actor: ACTOR, reason: `merge into ${project.stagingBranch} failed: ${reason}` });
   } catch (err) {
@@ -56,7 +58,7 @@ async function sendBack(deps: JobDeps, jobId: string, project: Project, task: Ta
 export const stagingMerge: JobDefinition<StagingMergeData> = {
   queue: 'merge',
   name: 'staging-merge',
-  async process(job, deps, token): Promise<StagingMergeResult> {
+  async process(job, deps: Deps, token): Promise<StagingMergeResult> {
     const { projectId, taskIds, requestedBy } = job.data;
     let syncJobId: string | null = null;
     const outcome = await runMergeJob(job, token, deps, { projectId, kind: 'staging', requestedBy, taskIds }, async ({ project, gitea }) => {

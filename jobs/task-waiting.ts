@@ -1,4 +1,6 @@
-import type { JobDefinition } from './types.js';
+import type { JobDefinition, JobDeps } from './types.js';
+
+type Deps = Pick<JobDeps, 'redis' | 'redisPrefix' | 'tasks'>;
 
 export const taskWaitingChannel = (prefix: string) => `${prefix}:tasks-waiting`;
 
@@ -9,7 +11,7 @@ export const taskWaitingChannel = (prefix: string) => `${prefix}:tasks-waiting`;
 export const taskWaiting: JobDefinition<{ taskId: number }> = {
   queue: 'tasks',
   name: 'task-waiting',
-  async process(job, deps) {
+  async process(job, deps: Deps) {
     const task = await deps.tasks.find(job.data.taskId);
     if (!task || task.state !== 'backlog') return { announced: false };
     const listeners = await deps.redis.publish(

@@ -4,10 +4,13 @@ import { isHandledEventType, type HandledEventType } from '../src/gitea/events.j
 import { parsePayload } from '../src/gitea/payloads.js';
 import { TransitionError } from '../src/errors.js';
 import { handlerFor } from '../handlers/index.js';
-import type { HandlerResult, WebhookContext } from '../handlers/types.js';
+import type { HandlerDeps, HandlerResult, WebhookContext } from '../handlers/types.js';
 import type { DeliveryRow } from '../src/webhooks/deliveries.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
+
+/** Its own needs, and what the handlers it runs need. */
+type DeliveryDeps = HandlerDeps & Pick<JobDeps, 'deliveries' | 'log' | 'metrics' | 'projects' | 'queues' | 'redis' | 'redisPrefix'>;
 
 const WAIT_MS = 250;
 const MAX_WAIT_MS = 10_000;
@@ -17,7 +20,7 @@ const MAX_WAIT_MS = 10_000;
  * Otherwise says how long to wait: longer the further back in line, since the delivery just
  * ahead is woken as soon as its predecessor finishes (wakeNext).
  */
-async function takeTurn(deps: JobDeps, d: DeliveryRow, owner: string): Promise<{ lock: HeldLock } | { waitMs: number }> {
+async function takeTurn(deps: DeliveryDeps, d: DeliveryRow, owner: string): Promise<{ lock: HeldLock } | { waitMs: number }> {
   if (!d.ordering_key) return { lock: { release: async () => undefined } };
   const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key), owner);
   const ahead = await deps.deliveries.earlierPending(d.ordering_key, Number(d.seq));
@@ -29,7 +32,7 @@ async function takeTurn(deps: JobDeps, d: DeliveryRow, owner: string): Promise<{
 export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
   queue: 'webhooks',
   name: 'delivery',
-  async process(job, deps, token) {
+  async process(job, deps: DeliveryDeps, token) {
     const { deliveryId } = job.data;
     const d = await deps.deliveries.get(deliveryId);
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
@@ -82,7 +85,7 @@ async function handle<E extends HandledEventType>(
   eventType: E,
   delivery: Omit<WebhookContext<E>, 'eventType' | 'payload'>,
   payload: string,
-  deps: JobDeps,
+  deps: DeliveryDeps,
 ): Promise<HandlerResult> {
   const parsed = parsePayload(eventType, JSON.parse(payload));
   // A payload of another shape fails the same way on every attempt: fail it now, saying what is wrong.
@@ -93,7 +96,7 @@ async function handle<E extends HandledEventType>(
 }
 
 /** The next delivery of the same key is waiting in the delayed set: run it now rather than at its timer. */
-async function wakeNext(deps: JobDeps, orderingKey: string, seq: number): Promise<void> {
+async function wakeNext(deps: DeliveryDeps, orderingKey: string, seq: number): Promise<void> {
   try {
     const nextId = await deps.deliveries.nextPending(orderingKey, seq);
     const next = nextId ? await deps.queues.get('webhooks').getJob(nextId) : null;

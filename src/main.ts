@@ -1,10 +1,9 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Router from '@koa/router';
 import type { Config } from './config.js';
 import { createLogger, safeUrl, type Logger } from './log.js';
-import { createDatabaseIfMissing, createDb, migrate, ping, type Db } from './db/connect.js';
-import { createRedis, waitForRedis, type Redis } from './redis.js';
+import { createDatabaseIfMissing, createDb, migrate, type Db } from './db/connect.js';
+import { createRedis, type Redis } from './redis.js';
 import { Cache } from './cache.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisFeedPublisher } from './feed/publisher.js';
@@ -29,7 +28,8 @@ import { PermissionChecker } from './access/permissions.js';
 import { createAccess } from './access/index.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { createApp } from './http/app.js';
-import { healthRoutes, type HealthCheck } from './http/routes/health.js';
+import { healthRoutes } from './http/routes/health.js';
+import { dependencyChecks } from './http/dependency-checks.js';
 import { projectRoutes } from './http/routes/projects.js';
 import { taskRoutes } from './http/routes/tasks.js';
 import { agentRoutes } from './http/routes/agents.js';
@@ -47,11 +47,11 @@ import { MergeRunStore } from './merges/runs.js';
 import { attachFeed } from './feed/server.js';
 import { boardRoutes } from './console/serve.js';
 import { JOBS } from '../jobs/index.js';
-import { scheduleAgentLiveness } from '../jobs/agent-liveness.js';
-import { scheduleDeliveryPruning } from '../jobs/delivery-pruning.js';
-import { schedulePreviewCleanup } from '../jobs/preview-cleanup.js';
+import { scheduleRepeatables } from '../jobs/schedules.js';
+import { listen } from './http/listen.js';
 import { AnswerWaiter, RedisAnswerNotifier } from './mcp/answers.js';
 import { mcpRoutes } from './mcp/http.js';
+import type { McpDeps } from './mcp/server.js';
 import type { JobDeps } from '../jobs/types.js';
 
 export interface ServiceOverrides {
@@ -93,45 +93,6 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/**
- * Listens on port; shutdown closes the server, finishing in-flight requests for up to `drainMs`
- * (half the shutdown grace period, so the steps after it still have time).
- */
-async function listen(server: http.Server, port: number, shutdown: Shutdown, drainMs: number): Promise<string> {
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve());
-  });
-  shutdown.add('http', () => new Promise<void>((resolve) => {
-    // A keep-alive connection busy at close() turns idle once its answer is sent, and would then
-    // hold the close for the whole keep-alive timeout: idle ones are swept until all are gone, and
-    // whatever is still open after drainMs (a stalled client) is cut.
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
-    server.close(() => {
-      clearInterval(sweep);
-      clearTimeout(cut);
-      resolve();
-    });
-    server.closeIdleConnections();
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** Repeatable jobs live in Redis; every worker start (re)creates them, idempotently. */
-async function scheduleRepeatables(queues: Queues, config: Config, log: Logger): Promise<void> {
-  await schedulePreviewCleanup(queues, 5 * 60_000).catch((err) =>
-    log.warn({ err: (err as Error).message }, 'preview cleanup not scheduled; it is scheduled at the next worker start'),
-  );
-  await scheduleAgentLiveness(queues, config.agentTimeoutMs).catch((err) =>
-    log.warn({ err: (err as Error).message }, 'agent liveness sweep not scheduled; it is scheduled at the next worker start'),
-  );
-  await scheduleDeliveryPruning(queues).catch((err) =>
-    log.warn({ err: (err as Error).message }, 'delivery pruning not scheduled; it is scheduled at the next worker start'),
-  );
-}
-
 /** Every dependency a process of any role needs, built once; nothing runs yet. */
 export async function buildCore(config: Config, overrides: ServiceOverrides = {}) {
   const log = overrides.log ?? createLogger(config.logLevel);
@@ -159,16 +120,15 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
 
   const metrics = createMetrics();
   const cache = new Cache(redis, config.redisPrefix, log);
-  const feed = new BacklogAnnouncer(new RedisFeedPublisher(redis, config.redisPrefix, log), log);
-  const tasks = new TaskService({ db, cache, feed, answers: new RedisAnswerNotifier(redis, config.redisPrefix, log) });
-  const projects = new ProjectService({ db, cache });
-  const agents = new AgentService({ db, cache, feed }, { tokenCacheMs: config.agentTokenCacheMs });
-  const deliveries = new DeliveryStore(db);
   const queues = new Queues({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   shutdown.add('queues', () => queues.close());
   const outbox = new JobOutbox(db);
   const jobs = new JobScheduler(queues, outbox, log, { backoffMs: overrides.jobBackoffMs });
-  feed.announce = (taskId, eventId) => jobs.announceTask(taskId, eventId);
+  const feed = new BacklogAnnouncer(new RedisFeedPublisher(redis, config.redisPrefix, log), jobs, log);
+  const tasks = new TaskService({ db, cache, feed, answers: new RedisAnswerNotifier(redis, config.redisPrefix, log) });
+  const projects = new ProjectService({ db, cache });
+  const agents = new AgentService({ db, cache, feed }, { tokenCacheMs: config.agentTokenCacheMs });
+  const deliveries = new DeliveryStore(db);
   const deliveryQueue = new DeliveryQueue({ queues, deliveries, log });
 
   const gitea = config.gitea ? new GiteaClient({ baseUrl: config.gitea.url, token: config.gitea.token, logger: log, ...overrides.gitea }) : null;
@@ -234,6 +194,12 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
 
 export type Core = Awaited<ReturnType<typeof buildCore>>;
 
+/** What MCP tools are given, in the web role and in `aiworker mcp`. */
+export function mcpDeps(core: Core, answers: McpDeps['answers']): McpDeps {
+  const { tasks, projects, agents, jobs, replies, gitea, cluster, config, log } = core;
+  return { tasks, projects, agents, jobs, replies, gitea, cluster, config, answers, log };
+}
+
 /** Wiring only: config -> dependencies -> roles -> shutdown. */
 export async function startService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
   const core = await buildCore(config, overrides);
@@ -241,32 +207,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
 
   let url: string;
   let routers: Router[];
-  const checks: HealthCheck[] = [
-    { name: 'mysql', critical: true, run: async () => (await ping(db), { status: 'ok' }) },
-    {
-      name: 'redis',
-      critical: true,
-      // Commands fail fast while (re)connecting: give a connection being made a moment to come up.
-      run: async () => {
-        if (redis.status !== 'ready') await waitForRedis(redis, 1000);
-        await redis.ping();
-        return { status: 'ok' };
-      },
-    },
-    {
-      name: 'gitea',
-      critical: false,
-      run: async () => (gitea ? (await gitea.getVersion(), { status: 'ok' }) : { status: 'not configured' }),
-    },
-    {
-      name: 'kubernetes',
-      critical: false,
-      run: async () =>
-        cluster
-          ? (await cluster.ping(), { status: 'ok' })
-          : { status: 'dry-run', detail: 'Kubernetes not configured: previews are rendered, not deployed' },
-    },
-  ];
+  const checks = dependencyChecks({ db, redis, gitea, cluster });
   const health = healthRoutes({ checks, registry: metrics.registry, isShuttingDown: () => shutdown.inProgress });
   if (config.role === 'worker' || config.role === 'all') {
     const pool = new WorkerPool(JOBS, jobDeps, {
@@ -295,7 +236,7 @@ export async function startService(config: Config, overrides: ServiceOverrides =
       // The busiest route first: every router before it is matched against each delivery.
       webhookRoutes({ intake: new DeliveryIntake(deliveries, deliveryQueue), secrets: config.webhookSecrets, maxBytes: config.webhookMaxBytes, log, metrics }),
       // Agents authenticate with their own tokens, not API_TOKEN.
-      mcpRoutes({ ...jobDeps, answers }, { hosts: access.hosts }),
+      mcpRoutes(mcpDeps(core, answers), { hosts: access.hosts }),
       health,
       boardRoutes({ signIn: config.signIn ? 'gitea' : 'feed-token', giteaUrl: config.gitea?.url ?? null, log }),
       ...access.publicRoutes,

@@ -14,7 +14,8 @@ export interface CommandContext {
   index: number;
   headSha: string | null;
   deliveryId: string;
-  deps: HandlerDeps;
+  /** Commands change tasks and queue jobs; their reply is posted by the caller. */
+  deps: Pick<HandlerDeps, 'tasks' | 'jobs'>;
   log: Logger;
 }
 

@@ -5,7 +5,7 @@ import { replyOnce } from './reply-once.js';
  * A polite refusal on the PR or issue, posted once per delivery however often it is handled.
  * A failure to post it must not fail the delivery.
  */
-export async function refuse(ctx: WebhookContext, deps: HandlerDeps, index: number, text: string): Promise<void> {
+export async function refuse(ctx: WebhookContext, deps: Pick<HandlerDeps, 'commandReplies' | 'replies'>, index: number, text: string): Promise<void> {
   try {
     await replyOnce(ctx, deps, index, await deps.commandReplies.of(ctx.id), 0, async () => text);
   } catch (err) {

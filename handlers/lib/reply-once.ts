@@ -9,7 +9,7 @@ import type { HandlerDeps, WebhookContext } from '../types.js';
  */
 export async function replyOnce(
   ctx: WebhookContext,
-  deps: HandlerDeps,
+  deps: Pick<HandlerDeps, 'commandReplies' | 'replies'>,
   index: number,
   recorded: Map<number, RecordedReply>,
   position: number,

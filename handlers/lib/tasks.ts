@@ -6,7 +6,7 @@ import type { PullRequestPayload } from '../../src/gitea/payloads.js';
 import type { HandlerDeps } from '../types.js';
 
 /** The task a pull request belongs to: its head branch, a `Task:` line, or an earlier link. */
-export async function taskForPull(deps: HandlerDeps, project: Project, pr: Pick<PullRequestPayload['pull_request'], 'number' | 'body' | 'head'>): Promise<Task | null> {
+export async function taskForPull(deps: Pick<HandlerDeps, 'tasks'>, project: Project, pr: Pick<PullRequestPayload['pull_request'], 'number' | 'body' | 'head'>): Promise<Task | null> {
   const id = taskIdFromBranch(prBranch(pr)) ?? taskIdFromBody(pr.body);
   if (id !== null) {
     const task = await deps.tasks.find(id);
@@ -15,7 +15,7 @@ export async function taskForPull(deps: HandlerDeps, project: Project, pr: Pick<
   return deps.tasks.findByPr(project.id, pr.number);
 }
 
-export async function taskForBranch(deps: HandlerDeps, project: Project, branch: string): Promise<Task | null> {
+export async function taskForBranch(deps: Pick<HandlerDeps, 'tasks'>, project: Project, branch: string): Promise<Task | null> {
   const id = taskIdFromBranch(branch);
   if (id === null) return null;
   const task = await deps.tasks.find(id);

@@ -10,6 +10,9 @@ import { loadProject } from './project.js';
 /** How long a train waits before asking again for the project's merge lock. */
 const LOCK_WAIT_MS = 500;
 
+/** What a merge run uses around its work. */
+export type MergeRunDeps = Pick<JobDeps, 'mergeRuns' | 'log' | 'projects' | 'redis' | 'redisPrefix' | 'gitea'>;
+
 export interface MergeRunContext {
   project: Project;
   gitea: GiteaClient;
@@ -22,7 +25,7 @@ export interface MergeRunContext {
 export async function runMergeJob(
   job: Job,
   token: string | undefined,
-  deps: JobDeps,
+  deps: MergeRunDeps,
   o: { projectId: number; kind: MergeRunKind; requestedBy: string | null; taskIds: number[] },
   work: (ctx: MergeRunContext) => Promise<MergeOutcome>,
 ): Promise<MergeOutcome> {

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { buildCore } from '../main.js';
+import { buildCore, mcpDeps } from '../main.js';
 import { AnswerWaiter } from './answers.js';
 import { requireAgentToken, runStdio } from './stdio.js';
 
@@ -16,7 +16,7 @@ export async function serveStdio(config: Config, token: string | null, log: Logg
   const answers = new AnswerWaiter({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
   core.shutdown.add('answers', () => answers.close());
   try {
-    await runStdio({ ...core.jobDeps, answers }, token);
+    await runStdio(mcpDeps(core, answers), token);
   } finally {
     await core.shutdown.run();
   }

@@ -1,6 +1,11 @@
 import type { EventPublisher, FeedEvent } from './event-log.js';
 import type { Logger } from '../log.js';
 
+/** Queues the `tasks` job that tells agents a task is waiting (the job scheduler). */
+export interface TaskAnnouncements {
+  announceTask(taskId: number, eventId: number): Promise<void>;
+}
+
 /** A task entering the backlog: created (REST, a labelled issue), reopened, handed back or released. */
 export function enteredBacklog(event: FeedEvent): boolean {
   if (event.taskId === null) return false;
@@ -13,20 +18,16 @@ export function enteredBacklog(event: FeedEvent): boolean {
  * so an announcement that cannot be queued is logged, not retried.
  */
 export class BacklogAnnouncer implements EventPublisher {
-  /** Set once the job scheduler exists (it is built after the services that publish). */
-  announce: ((taskId: number, eventId: number) => Promise<void>) | null = null;
-
   constructor(
     private readonly inner: EventPublisher,
+    private readonly jobs: TaskAnnouncements,
     private readonly log: Logger,
   ) {}
 
   async publish(events: FeedEvent[]): Promise<void> {
     await this.inner.publish(events);
-    const announce = this.announce;
-    if (!announce) return;
     for (const event of events.filter(enteredBacklog)) {
-      await announce(event.taskId!, event.eventId).catch((err) =>
+      await this.jobs.announceTask(event.taskId!, event.eventId).catch((err) =>
         this.log.warn({ err: (err as Error).message, taskId: event.taskId }, 'task announcement not queued; agents still find it by get_next_task'),
       );
     }
