@@ -36,6 +36,7 @@ const schema = z.object({
   ROLE: z.enum(ROLES).default('all'),
   PORT: int(0, 65535).default(3000),
   DATABASE_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/aiworker'),
+  DATABASE_POOL_MAX: int(1, 1000).default(25),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('aiworker'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
@@ -84,6 +85,8 @@ export interface Config {
   /** The console's sign-in with Gitea: set when GITEA_URL, the OAuth2 client id and secret and PUBLIC_URL all are. */
   signIn: { giteaUrl: string; clientId: string; clientSecret: string; redirectUri: string; secureCookies: boolean } | null;
   databaseUrl: string;
+  /** MySQL connections a process opens at most (each holds buffers and a server thread). */
+  databasePoolMax: number;
   redisUrl: string;
   redisPrefix: string;
   gitea: { url: string; token: string; botLogin: string | null } | null;
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, serviceAccountT
           }
         : null,
     databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     gitea:

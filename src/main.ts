@@ -109,7 +109,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
   log.info(config.kube || overrides.cluster ? 'Kubernetes configured: previews are deployed' : 'Kubernetes not configured: previews run in dry-run mode (manifests rendered and stored, nothing deployed)');
 
   await createDatabaseIfMissing(config.databaseUrl);
-  const db = createDb(config.databaseUrl);
+  const db = createDb(config.databaseUrl, { min: 0, max: config.databasePoolMax });
   shutdown.add('mysql', () => db.destroy());
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');

@@ -61,7 +61,8 @@ export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?:
     }
 
     const server = serverFor(agent);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    // One JSON answer per request: no tool streams progress, and a plain body costs less than an event stream.
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     ctx.respond = false;
     ctx.res.on('close', () => {
       void transport.close();
