@@ -6,6 +6,7 @@ import { agentStatusEvent } from '../agents/service.js';
 import type { NewEvent } from './event-log.js';
 import { refusal } from './states.js';
 import { toTask, type Task, type TaskRow } from './model.js';
+import { statePatch } from './writer.js';
 
 export interface ClaimRequest {
   agentId: number;
@@ -88,11 +89,13 @@ export class TaskClaims {
         const why = refusal(row.state, 'in_progress', { source: 'agent', via: 'claim' });
         if (why) throw new TransitionError(row.id, row.state, 'in_progress', `task ${row.id}: ${why}`);
       }
+      // Every row taken is in backlog (the WHERE above), so the columns entering in_progress sets are the same for all.
+      const entering = statePatch('backlog', 'in_progress');
       const taskIds = claimed.map((c) => c.row.id);
       const agentIds = claimed.map((c) => c.request.agentId);
       await tx.trx('tasks')
         .whereIn('id', taskIds)
-        .update({ state: 'in_progress', updated_at: now, assigned_agent_id: caseById(tx, claimed.map((c) => [c.row.id, c.request.agentId])) });
+        .update({ ...entering, state: 'in_progress', updated_at: now, assigned_agent_id: caseById(tx, claimed.map((c) => [c.row.id, c.request.agentId])) });
       await tx.trx('agents')
         .whereIn('id', agentIds)
         .update({ status: 'busy', last_seen_at: now, current_task_id: caseById(tx, claimed.map((c) => [c.request.agentId, c.row.id])) });
@@ -113,7 +116,7 @@ export class TaskClaims {
       for (const { row } of claimed) tx.touch(gens.task(row.id), gens.taskList(row.project_id));
       tx.touch(gens.agents());
       return requests.map((_, i) =>
-        claimed[i] ? toTask({ ...claimed[i].row, state: 'in_progress', assigned_agent_id: claimed[i].request.agentId, updated_at: now }) : null,
+        claimed[i] ? toTask({ ...claimed[i].row, ...entering, state: 'in_progress', assigned_agent_id: claimed[i].request.agentId, updated_at: now }) : null,
       );
     }, { isolationLevel: 'read committed' });
     // Read committed: the locks are the rows taken, no gaps, so claims in other transactions and

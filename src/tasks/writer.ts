@@ -30,7 +30,7 @@ export interface TransitionResult {
 }
 
 /** Columns that follow from entering a state, decided here and nowhere else. */
-function statePatch(from: TaskState, to: TaskState): Partial<TaskRow> {
+export function statePatch(from: TaskState, to: TaskState): Partial<TaskRow> {
   const patch: Partial<TaskRow> = {};
   if (to === 'approved') patch.approved_at = new Date();
   if (from === 'approved' && to !== 'staging' && to !== 'production') patch.approved_at = null;
