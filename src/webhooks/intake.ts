@@ -2,16 +2,19 @@ import { Coalescer } from '../coalescer.js';
 import type { DeliveryStore, NewDelivery } from './deliveries.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 
-/** What became of a delivery: a repeat, queued, stored for later queueing (Redis away), or ignored. */
-export type IntakeOutcome = 'duplicate' | 'queued' | 'received' | 'ignored';
+/** What became of a delivery by the time Gitea is answered: a repeat, stored (to be relayed to the queue), or ignored. */
+export type IntakeOutcome = 'duplicate' | 'received' | 'ignored';
 
 /**
  * Ingest's group commit, in two stages: the deliveries that arrive together are stored in one
  * INSERT, then the new ones queued in one Redis round trip, while the next batch is being stored.
  * Round trips, not bytes, are what ingest pays for most, so each stage runs one batch at a time and
  * batches grow with the load; at low load a delivery goes at once (no timer adds latency).
- * Every caller still waits for its own delivery to be committed and queued before Gitea gets an
- * answer. A failure to store rejects the whole batch: none of it was kept, each sender gets 503.
+ * Gitea's answer waits for the commit only: the stored row is the queue of record, and the second
+ * stage relays it to BullMQ off the request path. Redis refusing it sets the row back to `received`;
+ * a process dying before the relay leaves a `queued` row without a job; recovery queues both, under
+ * the delivery's id as job id, so nothing is lost or doubled. A failure to store rejects the whole
+ * batch: none of it was kept, each sender gets 503.
  */
 export class DeliveryIntake {
   private readonly inserts: Coalescer<NewDelivery, boolean>;
@@ -37,6 +40,8 @@ export class DeliveryIntake {
   async submit(delivery: NewDelivery): Promise<IntakeOutcome> {
     if (!(await this.inserts.submit(delivery))) return 'duplicate';
     if (delivery.ignoredReason !== undefined) return 'ignored';
-    return (await this.queue.enqueue(delivery.id)) ? 'queued' : 'received';
+    // Not awaited: enqueue settles every failure itself (the row goes back to `received` for recovery).
+    void this.queue.enqueue(delivery.id).catch(() => undefined);
+    return 'received';
   }
 }
