@@ -54,4 +54,22 @@ describe('settings', () => {
     expect(c.gitea?.url).to.equal('https://gitea.example.com');
     expect(c.webhookSecrets).to.deep.equal(['new', 'old']);
   });
+
+  it('turns sign-in with Gitea on only when GITEA_URL, the OAuth2 client and PUBLIC_URL are all set, and names what is missing', () => {
+    const gitea = { GITEA_URL: 'https://gitea.example.com', GITEA_TOKEN: 't' };
+    expect(loadConfig(gitea).signIn).to.equal(null);
+    const on = loadConfig({ ...gitea, PUBLIC_URL: 'https://aiworker.example.com/', GITEA_OAUTH_CLIENT_ID: 'id', GITEA_OAUTH_CLIENT_SECRET: 's' }).signIn;
+    expect(on).to.deep.include({ giteaUrl: 'https://gitea.example.com', clientId: 'id', redirectUri: 'https://aiworker.example.com/auth/callback', secureCookies: true });
+    expect(loadConfig({ ...gitea, PUBLIC_URL: 'http://localhost:3000', GITEA_OAUTH_CLIENT_ID: 'id', GITEA_OAUTH_CLIENT_SECRET: 's' }).signIn?.secureCookies).to.equal(false);
+    expect(() => loadConfig({ ...gitea, PUBLIC_URL: 'https://a.example', GITEA_OAUTH_CLIENT_ID: 'id' })).to.throw(/GITEA_OAUTH_CLIENT_SECRET/);
+    expect(() => loadConfig({ ...gitea, GITEA_OAUTH_CLIENT_ID: 'id', GITEA_OAUTH_CLIENT_SECRET: 's' })).to.throw(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://a.example', GITEA_OAUTH_CLIENT_ID: 'id', GITEA_OAUTH_CLIENT_SECRET: 's' })).to.throw(/GITEA_URL/);
+  });
+
+  it('reads ALLOWED_HOSTS as host names with an optional port, and refuses anything else', () => {
+    expect(loadConfig({ ALLOWED_HOSTS: 'board.example.com, aiworker-web:3000,[::2]' }).allowedHosts).to.deep.equal(['board.example.com', 'aiworker-web:3000', '[::2]']);
+    for (const bad of ['https://board.example.com', 'board.example.com/path', 'a b', '*.example.com']) {
+      expect(() => loadConfig({ ALLOWED_HOSTS: bad }), bad).to.throw(/ALLOWED_HOSTS/);
+    }
+  });
 });
