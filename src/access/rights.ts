@@ -18,7 +18,6 @@ export type Need = 'read' | 'write' | 'admin';
 export const PERSON_ROUTES: Record<string, Need | 'signed-in'> = {
   'GET /api/me': 'signed-in',
   'GET /api/agents': 'signed-in',
-  'GET /api/openapi.json': 'signed-in',
   'GET /api/projects': 'read',
   'POST /api/projects': 'admin',
   'GET /api/projects/:id': 'read',
