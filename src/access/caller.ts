@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { forbidden, unauthorized } from '../errors.js';
-import { bearerToken, safeEqual } from '../http/auth.js';
+import { bearerToken, safeEqual } from '../request/credentials.js';
 import { readCookie, SESSION_COOKIE } from './cookies.js';
 import type { HostRule } from './origin.js';
 import type { Session, SessionStore } from './sessions.js';

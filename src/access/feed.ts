@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Db } from '../db/connect.js';
 import { AppError, forbidden, notFound, unauthorized } from '../errors.js';
-import { safeEqual } from '../http/auth.js';
+import { safeEqual } from '../request/credentials.js';
 import type { Caller } from './caller.js';
 import { SESSION_COOKIE } from './cookies.js';
 import type { HostRule } from './origin.js';

@@ -1,5 +1,3 @@
-import { taskIdFromBody, taskIdFromBranch } from '../tasks/model.js';
-
 /** The X-Gitea-Event-Type values aiworker acts on (WEBHOOKS.md §3); anything else is recorded as ignored. */
 export const HANDLED_EVENT_TYPES = [
   'create',
@@ -21,7 +19,7 @@ export function isHandledEventType(t: string): t is HandledEventType {
   return (HANDLED_EVENT_TYPES as readonly string[]).includes(t);
 }
 
-type Loose = Record<string, unknown> & {
+export type Loose = Record<string, unknown> & {
   repository?: { full_name?: string };
   pull_request?: { number?: number; head?: { ref?: string; label?: string }; body?: string | null };
   issue?: { number?: number; body?: string | null };
@@ -47,24 +45,4 @@ export function prBranch(pr: { head?: { ref?: string; label?: string } } | null 
   if (typeof ref === 'string' && ref && !ref.startsWith('refs/pull/')) return ref;
   const label: unknown = pr?.head?.label;
   return typeof label === 'string' ? label : null;
-}
-
-/**
- * Deliveries with the same key are handled one at a time in delivery order: the same task when
- * the branch or a `Task:` line names it, otherwise the same pull request, issue or branch.
- */
-export function orderingKey(eventType: string, payload: unknown): string | null {
-  const p = payload as Loose;
-  const repo = repositoryOf(p);
-  if (!repo || typeof p !== 'object') return null;
-  const pr = p.pull_request ?? null;
-  const taskId =
-    taskIdFromBranch(prBranch(pr)) ??
-    (typeof pr?.body === 'string' ? taskIdFromBody(pr.body) : null) ??
-    (typeof p.ref === 'string' ? taskIdFromBranch(p.ref) : null);
-  if (taskId !== null) return `${repo}|task:${taskId}`;
-  const number = pr?.number ?? p.issue?.number ?? (eventType.startsWith('pull_request') ? p.number : undefined);
-  if (typeof number === 'number') return `${repo}|issue:${number}`;
-  if (typeof p.ref === 'string') return `${repo}|ref:${p.ref.replace(/^refs\/heads\//, '')}`;
-  return null;
 }

@@ -3,8 +3,8 @@ import type { Context } from 'koa';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.js';
-import { bearerToken } from '../http/auth.js';
-import { mediaType, parseJson, readRawBody } from '../http/body.js';
+import { bearerToken } from '../request/credentials.js';
+import { mediaType, parseJson, readRawBody } from '../request/body.js';
 import { mcpServers, type McpDeps } from './server.js';
 import type { HostRule } from '../access/origin.js';
 

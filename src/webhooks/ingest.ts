@@ -1,9 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { Context } from 'koa';
 import { AppError, badRequest, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
-import { mediaType, parseJson, readRawBody } from '../http/body.js';
+import { mediaType, parseJson, readRawBody } from '../request/body.js';
 import { verifySignature } from '../gitea/signature.js';
-import { actionOf, isHandledEventType, orderingKey, repositoryOf } from '../gitea/events.js';
+import { actionOf, isHandledEventType, repositoryOf } from '../gitea/events.js';
+import { orderingKey } from './ordering-key.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { DeliveryIntake, IntakeOutcome } from './intake.js';

@@ -459,6 +459,29 @@ describe('GiteaClient', () => {
       assert.deepEqual({ method, path, status, attempt }, { method: 'GET', path: '/repos/acme/webapp', status: 503, attempt: 1 });
     });
 
+    it('does not repeat a comment Gitea may have created: a 502 or a timeout fails at once', async () => {
+      const scope = gitea({ json: true }).post(`${REPO}/issues/3/comments`).reply(502, 'Bad Gateway');
+      const err = await rejection(makeClient().createComment('acme', 'webapp', 3, 'Preview is ready'));
+      assert.equal(err.status, 502);
+      assert.equal(err.attempts, 1);
+      scope.done();
+      const timeout = gitea({ json: true }).post(`${REPO}/issues/3/comments`).delay(200).reply(201, comment(5, 'late'));
+      const late = await rejection(makeClient({ timeoutMs: 50 }).createComment('acme', 'webapp', 3, 'late'));
+      assert.equal(late.status, null);
+      assert.equal(late.attempts, 1);
+      timeout.done();
+    });
+
+    it('retries a comment refused with 429, which Gitea answers before acting', async () => {
+      const scope = gitea({ json: true })
+        .post(`${REPO}/issues/3/comments`)
+        .reply(429, apiError('rate limited'))
+        .post(`${REPO}/issues/3/comments`)
+        .reply(201, comment(102, 'Preview is ready'));
+      assert.equal((await makeClient().createComment('acme', 'webapp', 3, 'Preview is ready')).id, 102);
+      scope.done();
+    });
+
     it('retries a 429', async () => {
       const scope = gitea()
         .get('/api/v1/version')

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { readJsonBody } from '../body.js';
+import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { AppError, badRequest, conflict, unavailable } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';

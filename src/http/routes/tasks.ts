@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { readJsonBody } from '../body.js';
+import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { pageQuery } from '../../pagination.js';
 import { TASK_STATES } from '../../tasks/states.js';
