@@ -17,7 +17,7 @@ import { setTaskColumns } from '../support/task-rows.js';
 
 const SNAPSHOT = new URL('./snapshots/mcp-tools.json', import.meta.url);
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/gitea/${name}.json`, import.meta.url), 'utf8')).payload;
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/gitea/${name}.json`, import.meta.url), 'utf8')).payload;
 
 /** Gitea's own response shapes (swagger definitions Branch, PullRequest, Comment), from the fixtures' objects (the Branch via support/gitea-shapes.ts). */
 function giteaBranch(name: string) {
