@@ -176,6 +176,11 @@ describe('console signed in with Gitea, in a browser', function () {
     const { jobId } = await merged.json();
     await page.getByRole('status').filter({ hasText: `Merging 2 tasks to staging (job ${jobId})` }).waitFor();
 
+    const promotion = page.waitForResponse((res) => res.url().endsWith(`/api/projects/${project.id}/promote`));
+    await page.getByRole('button', { name: 'Promote to production' }).click();
+    expect((await promotion).status()).to.equal(202);
+    await page.getByRole('status').filter({ hasText: 'Promoting Web app to production' }).waitFor();
+
     // Sessions live in MySQL: a restarted service still knows alice.
     await svc.stop();
     svc = await startTestService(env, {}, { name });
