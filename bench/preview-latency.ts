@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { feedChannel } from '../src/feed/publisher.js';
 import type { FeedEvent } from '../src/tasks/event-log.js';
 import { giteaDelivery } from '../test/support/gitea-delivery.js';
+import type { GiteaServer } from '../test/support/gitea-server.js';
 import { REDIS_URL } from '../test/support/service.js';
 import { percentile } from './load.js';
 import type { Aiworker } from './service.js';
@@ -16,7 +17,7 @@ const WARMUP = 3;
  * (test/support) that answer at once, so what is measured is aiworker's own path. Samples run one
  * after another; `n` excludes a short warm-up.
  */
-export async function benchPreviewLatency(service: Aiworker, n: number): Promise<{ samples: number; p50: number; p99: number }> {
+export async function benchPreviewLatency(service: Aiworker, gitea: GiteaServer, n: number): Promise<{ samples: number; p50: number; p99: number }> {
   const subscriber = new Redis(REDIS_URL);
   const waiting = new Map<number, (failure?: string) => void>();
   try {
@@ -35,6 +36,8 @@ export async function benchPreviewLatency(service: Aiworker, n: number): Promise
       const task = await service.api('POST', '/api/tasks', { projectId: project.id, title: `bench ${i}` });
       await service.api('PATCH', `/api/tasks/${task.id}`, { state: 'in_progress' });
       const delivery = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: 1000 + i });
+      // The deploy asks Gitea for the PR's head: Gitea knows the PR the delivery is about.
+      gitea.openPull(1000 + i, delivery.payload.pull_request.head.sha, `task-${task.id}-add-login`);
       const ready = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`task ${task.id} not ready_to_test within 30 s`)), 30_000);
         waiting.set(task.id, (failure) => {

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const all = await startAiworker('all', { ...gitea.env(), KUBECONFIG: kubeconfig });
   try {
     const rssStart = residentMiB(all.pid);
-    const preview = await benchPreviewLatency(all, 100);
+    const preview = await benchPreviewLatency(all, gitea, 100);
     rows.push([
       'PR opened → `task:ready_to_test` on the feed (Kubernetes and Gitea answering at once)',
       `p50 ${fmt(preview.p50)} ms, p99 ${fmt(preview.p99)} ms`,

@@ -100,20 +100,25 @@ export const comment: WebhookHandler<'issue_comment' | 'pull_request_comment'> =
   },
 };
 
-/** A review of type "comment": its summary may hold commands too (`pull_request_review_comment`). */
+/**
+ * A review of type "comment" (a summary, or a stand-alone line comment left later): its summary may
+ * hold commands, and on a task's PR it is feedback for the agent, its line comments fetched from
+ * Gitea by a job (`pull_request_review_comment`).
+ */
 export const reviewComment: WebhookHandler<'pull_request_review_comment'> = {
   eventTypes: ['pull_request_review_comment'],
-  describe: "commands in a review's summary",
+  describe: "commands in a review's summary; the review and its line comments kept as feedback for the agent",
   async handle(ctx, deps: CommentDeps) {
     const { pull_request: pr, sender, review } = ctx.payload;
-    if (!review?.content) return ignored('a review without a summary');
-    return handleComment(ctx, deps, {
-      body: review.content,
-      author: sender.login,
-      index: pr.number,
-      isPull: true,
-      headSha: pr.head.sha,
-      task: await taskForPull(deps, ctx.project, pr),
-    });
+    const task = await taskForPull(deps, ctx.project, pr);
+    const summary = review?.content ?? '';
+    if (isOwnComment(summary, sender.login, await deps.botLogin())) return ignored("aiworker's own review");
+    const commands = summary
+      ? await handleComment(ctx, deps, { body: summary, author: sender.login, index: pr.number, isPull: true, headSha: pr.head.sha, task })
+      : ignored('a review without a summary');
+    if (!task) return commands;
+    const feedbackId = await deps.tasks.addFeedback(task.id, { kind: 'comment', author: sender.login, body: summary, deliveryId: ctx.id, headSha: pr.head.sha });
+    await deps.jobs.fetchReviewComments(feedbackId, { projectId: ctx.project.id, prNumber: pr.number, reviewer: sender.login, state: 'COMMENT' });
+    return processed(`review comment by ${sender.login} kept for task ${task.id}${commands.status === 'processed' ? `; ${commands.note ?? 'commands run'}` : ''}`);
   },
 };

@@ -2,20 +2,27 @@ import { prBranch } from '../src/gitea/events.js';
 import type { Task } from '../src/tasks/model.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
+import { giteaTime } from '../src/gitea/time.js';
 
 type PullRequestDeps = Pick<HandlerDeps, 'jobs' | 'tasks'>;
 
-/** Links the PR and its head to the task, then deploys a preview of that head (at once; see JobScheduler.deployPreview). */
+/**
+ * Links the PR and its head to the task, then deploys a preview of that head (at once; see
+ * JobScheduler.deployPreview). A late delivery (its `updated_at` older than one already applied)
+ * fills in missing links only: the newer delivery queued the deploy, which asks Gitea for the head.
+ */
 export async function linkAndPreview(ctx: WebhookContext<'pull_request' | 'pull_request_sync'>, deps: PullRequestDeps, task: Task): Promise<HandlerResult> {
   const pr = ctx.payload.pull_request;
   if (task.state === 'cancelled' || task.state === 'production') {
     return ignored(`task ${task.id} is ${task.state}; pull request #${pr.number} not linked`);
   }
-  await deps.tasks.recordHead(task.id, pr.head.sha, {
+  const { late } = await deps.tasks.recordHead(task.id, pr.head.sha, {
     actor: ctx.payload.sender.login,
     deliveryId: ctx.id,
     link: { pr_number: pr.number, pr_url: pr.html_url, branch: prBranch(pr) },
+    prUpdatedAt: giteaTime(pr.updated_at),
   });
+  if (late) return processed(`task ${task.id}: #${pr.number} ${ctx.payload.action} is older than what the task holds; its head ${pr.head.sha.slice(0, 7)} is not recorded`);
   const jobId = await deps.jobs.deployPreview(task.id, `pull request #${pr.number} ${ctx.payload.action}`);
   return processed(`task ${task.id} linked to #${pr.number}; preview job ${jobId}`);
 }
@@ -52,6 +59,8 @@ async function closedUnmerged(ctx: WebhookContext<'pull_request'>, deps: PullReq
   const pr = ctx.payload.pull_request;
   const task = await taskForPull(deps, ctx.project, pr);
   if (!task) return ignored(`#${pr.number} belongs to no task`);
+  // A close Gitea sent before a reopen, arriving after it, must not take the reopened PR's preview down.
+  if (await deps.tasks.notePullChange(task.id, giteaTime(pr.updated_at))) return ignored(`#${pr.number} closed is older than what task ${task.id} holds (reopened since)`);
   await deps.jobs.teardownPreview(task.id, `#${pr.number} closed`);
   const back = task.state === 'ready_to_test' || task.state === 'approved';
   if (back) {

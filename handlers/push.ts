@@ -38,7 +38,10 @@ export const push: WebhookHandler<'push'> = {
 
     const task = await taskForBranch(deps, project, branch);
     if (!task) return ignored(`branch ${branch} is not a task branch of this project`);
-    const { moved } = await deps.tasks.recordHead(task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
+    const { moved, changedHead } = await deps.tasks.recordHead(task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
+    // A push carries no time to tell a late one from a new one: the preview deploy asks Gitea for
+    // the PR's current head, records it and deploys that, so the task converges either way.
+    if (changedHead && task.prNumber) await deps.jobs.deployPreview(task.id, `push to ${branch}`);
     return processed(`push to task ${task.id}${moved ? ' moved it' : ''}`);
   },
 };

@@ -9,6 +9,7 @@ import { previewCleanup } from './preview-cleanup.js';
 import { deliveryPruning } from './delivery-pruning.js';
 import { agentLiveness } from './agent-liveness.js';
 import { taskWaiting } from './task-waiting.js';
+import { reviewComments } from './review-comments.js';
 
 /** The single list of job processors; a new job is a new file and one line here. */
 export const JOBS: readonly JobDefinition<never>[] = [
@@ -22,4 +23,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   deliveryPruning,
   agentLiveness,
   taskWaiting,
+  reviewComments,
 ] as JobDefinition<never>[];

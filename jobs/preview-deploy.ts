@@ -19,6 +19,8 @@ import { PREVIEW_ACTOR, setPreviewStatus, shortSha } from './lib/preview.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import { isLastAttempt } from '../src/queue/attempts.js';
 import type { PreviewDeployRequest } from '../src/queue/scheduler.js';
+import { replyMark } from '../src/gitea/replies.js';
+import { headToDeploy } from './lib/current-head.js';
 
 type Deps = Pick<JobDeps, 'cluster' | 'config' | 'deploymentService' | 'deployments' | 'log' | 'outbox' | 'projects' | 'redis' | 'redisPrefix' | 'replies' | 'tasks' | 'gitea'>;
 
@@ -87,7 +89,8 @@ function render(task: Task, project: Project, sha: string, deps: Deps): { manife
 async function upsertPreviewComment(run: Run, known: number | null, body: string): Promise<void> {
   const { deps, task, project, log } = run;
   try {
-    const id = await deps.replies.upsert(project, task.prNumber!, known, body);
+    // Marked per task: a run that died before noting the comment's id finds it again, not repeats it.
+    const id = await deps.replies.upsert(project, task.prNumber!, known, body, replyMark(`preview=task-${task.id}`));
     if (id !== null && id !== known) await deps.tasks.recordPreviewComment(task.id, id);
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not post the preview comment');
@@ -189,8 +192,11 @@ async function deploy(job: Job<PreviewDeployRequest>, deps: Deps, log: Logger): 
     return skipped(log, `the preview of task ${taskId} was torn down after this deploy was requested`);
   }
 
-  // The head at run time, not at queue time: pushes that joined this deploy while it waited are in it.
-  const sha = task.headSha;
+  // The head at run time, as Gitea says it now: pushes that joined this deploy while it waited are
+  // in it, and a delivery Gitea sent late cannot make it deploy an older commit.
+  const head = await headToDeploy(job, deps, { ...task, prNumber: task.prNumber, headSha: task.headSha }, project, log);
+  if ('skip' in head) return skipped(log, head.skip);
+  const { sha } = head;
   const dryRun = deps.cluster === null;
   let rendered: { manifests: KubeObject[]; url: string } | null = null;
   let renderError: unknown = null;

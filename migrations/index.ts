@@ -7,6 +7,7 @@ import * as jobOutbox from './20261125040000_job_outbox.js';
 import * as commandReplies from './20261205000000_command_replies.js';
 import * as agentRevocation from './20261207120000_agent_revocation.js';
 import * as consoleSessions from './20261207130000_console_sessions.js';
+import * as convergence from './20261207200000_convergence.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261205000000_command_replies', commandReplies],
   ['20261207120000_agent_revocation', agentRevocation],
   ['20261207130000_console_sessions', consoleSessions],
+  ['20261207200000_convergence', convergence],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

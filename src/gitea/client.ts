@@ -7,6 +7,8 @@ import type {
   GiteaHookOption,
   GiteaLabel,
   GiteaPullRequest,
+  GiteaPullReview,
+  GiteaPullReviewComment,
   GiteaRepoCollaboratorPermission,
   GiteaRepository,
   GiteaServerVersion,
@@ -148,6 +150,24 @@ export class GiteaClient {
       if (isGiteaStatus(err, 404)) return false;
       throw err;
     }
+  }
+
+  /** The reviews of a PR, oldest first, every page. */
+  listReviews(owner: string, repo: string, index: number): Promise<GiteaPullReview[]> {
+    return this.#http.allPages<GiteaPullReview>(`${repoPath(owner, repo)}/pulls/${index}/reviews`);
+  }
+
+  /** The line comments of one review (404 when the review is gone). */
+  getReviewComments(owner: string, repo: string, index: number, reviewId: number): Promise<GiteaPullReviewComment[]> {
+    return this.#http.json('GET', `${repoPath(owner, repo)}/pulls/${index}/reviews/${reviewId}/comments`);
+  }
+
+  /**
+   * Every comment on an issue or PR, oldest first. Gitea answers this list whole (its handler reads
+   * no page); a server that pages it is followed page by page until X-Total-Count is reached.
+   */
+  listComments(owner: string, repo: string, index: number): Promise<GiteaComment[]> {
+    return this.#http.allPages<GiteaComment>(`${repoPath(owner, repo)}/issues/${index}/comments`);
   }
 
   /** PRs are issues here: `index` is the PR number. */

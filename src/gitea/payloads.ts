@@ -38,6 +38,8 @@ const pullRequest = z.looseObject({
   merged: z.boolean(),
   html_url: z.string().max(1000),
   base: z.looseObject({ ref: branch }),
+  // Tells a late delivery from a newer one (src/tasks/heads.ts).
+  updated_at: z.iso.datetime({ offset: true }).nullish(),
 });
 
 export const createPayload = z.looseObject({ ref: branch, ref_type: z.string(), sha, sender: user });

@@ -84,6 +84,8 @@ export interface CallOptions {
 interface Reply {
   status: number;
   text: string;
+  /** X-Total-Count of a list answer, when Gitea sent it. */
+  total: number | null;
 }
 
 type Attempt = { ok: true; reply: Reply } | { ok: false; error: GiteaError; retryAfterMs: number };
@@ -91,6 +93,7 @@ type Attempt = { ok: true; reply: Reply } | { ok: false; error: GiteaError; retr
 /** Caps how long a Retry-After can hold one call (and the job waiting on it). */
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_MESSAGE_CHARS = 300;
+const LIST_PAGE = 50;
 
 /** Gitea's REST API over fetch: authentication, timeouts, retries with backoff, errors that say what failed. */
 export class GiteaTransport {
@@ -115,7 +118,27 @@ export class GiteaTransport {
   }
 
   async json<T>(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<T> {
-    const reply = await this.call(method, path, opts);
+    return this.#parse<T>(method, path, await this.call(method, path, opts));
+  }
+
+  /**
+   * A list, page after page (Gitea's pages hold at most `[api] MAX_RESPONSE_ITEMS`, default 50),
+   * until X-Total-Count, a short page, or a page that brings nothing new (a list Gitea answers
+   * whole, whatever page is asked for).
+   */
+  async allPages<T extends { id: number }>(path: string): Promise<T[]> {
+    const all = new Map<number, T>();
+    for (let page = 1; ; page++) {
+      const reply = await this.call('GET', `${path}?page=${page}&limit=${LIST_PAGE}`);
+      const items = this.#parse<T[]>('GET', path, reply);
+      const before = all.size;
+      for (const item of items) all.set(item.id, item);
+      const done = reply.total !== null ? all.size >= reply.total : items.length < LIST_PAGE;
+      if (done || all.size === before) return [...all.values()];
+    }
+  }
+
+  #parse<T>(method: HttpMethod, path: string, reply: Reply): T {
     const fail = (reason: string, cause?: unknown) =>
       new GiteaError({ method, path, status: null, giteaMessage: '', retryable: false, reason, attempts: 1, cause });
     if (!reply.text) throw fail(`empty ${reply.status} response where JSON was expected`);
@@ -164,7 +187,10 @@ export class GiteaTransport {
       return { ok: false, error, retryAfterMs: 0 };
     }
     this.logger?.debug?.({ method, path, status: res.status, ms: Date.now() - started, attempt }, 'Gitea request');
-    if (res.ok) return { ok: true, reply: { status: res.status, text } };
+    if (res.ok) {
+      const total = Number(res.headers.get('x-total-count') ?? NaN);
+      return { ok: true, reply: { status: res.status, text, total: Number.isInteger(total) ? total : null } };
+    }
 
     const giteaMessage = this.#redact(errorMessage(text));
     const error = new GiteaError({

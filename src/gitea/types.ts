@@ -155,6 +155,44 @@ export interface GiteaCommitStatus {
   updated_at: string;
 }
 
+/** definitions.PullReview; `state` is APPROVED, PENDING, COMMENT, REQUEST_CHANGES or REQUEST_REVIEW */
+export interface GiteaPullReview {
+  id: number;
+  /** null for a review by a team */
+  user: GiteaUser | null;
+  state: string;
+  body: string;
+  commit_id: string;
+  stale: boolean;
+  official: boolean;
+  dismissed: boolean;
+  comments_count: number;
+  submitted_at: string;
+  updated_at: string;
+  html_url: string;
+  pull_request_url: string;
+}
+
+/**
+ * definitions.PullReviewComment. `position` is the line in the new file (0 for a comment on a
+ * removed line), `original_position` the line in the old one.
+ */
+export interface GiteaPullReviewComment {
+  id: number;
+  pull_request_review_id: number;
+  path: string;
+  position: number;
+  original_position: number;
+  body: string;
+  diff_hunk: string;
+  commit_id: string;
+  original_commit_id: string;
+  user: GiteaUser;
+  html_url: string;
+  created_at: string;
+  updated_at: string;
+}
+
 /** definitions.RepoCollaboratorPermission */
 export interface GiteaRepoCollaboratorPermission {
   permission: string;

@@ -115,6 +115,14 @@ export class JobScheduler {
     );
   }
 
+  /**
+   * Fetches a review's line comments into its stored feedback, retried with backoff: the feedback
+   * and the state change are recorded already, so a Gitea that answers 404 or 500 for now loses nothing.
+   */
+  async fetchReviewComments(feedbackId: number, data: { projectId: number; prNumber: number; reviewer: string; state: 'REQUEST_CHANGES' | 'COMMENT' }): Promise<string> {
+    return this.enqueue('tasks', 'review-comments', { feedbackId, ...data }, { jobId: jobId('review-comments', feedbackId), ...this.retried, ...kept });
+  }
+
   /** One announcement per event that put the task in the backlog (a task may return there). */
   async announceTask(taskId: number, eventId: number): Promise<void> {
     await this.queues.add('tasks', 'task-waiting', { taskId }, { jobId: jobId('announce', taskId, eventId), ...kept });

@@ -1,32 +1,86 @@
+import type { Tx } from './unit-of-work.js';
+import type { TaskRow } from './model.js';
 import type { TaskWriter, TaskColumns } from './writer.js';
 
 export interface HeadChange {
   actor: string;
-  deliveryId: string;
+  deliveryId: string | null;
   /** Link columns learnt with the head (branch, pull request). */
   link?: TaskColumns;
+  /**
+   * `pull_request.updated_at` when the head comes from the pull request (a delivery, or Gitea's
+   * API); absent for pushes and branch creations, which carry no such time.
+   */
+  prUpdatedAt?: Date | null;
+}
+
+export interface HeadOutcome {
+  moved: boolean;
+  changedHead: boolean;
+  /** Older than what the task holds: only missing links were written. */
+  late: boolean;
+}
+
+/**
+ * Gitea sends deliveries once, in any order: a pull request fact whose `updated_at` is older than
+ * the newest one applied to the task is late, and rolls back nothing it says.
+ */
+function isLate(row: TaskRow, prUpdatedAt: Date | null | undefined): boolean {
+  return !!prUpdatedAt && row.pr_updated_at !== null && prUpdatedAt.getTime() < new Date(row.pr_updated_at).getTime();
+}
+
+async function applyHead(writer: TaskWriter, tx: Tx, row: TaskRow, sha: string, change: HeadChange): Promise<HeadOutcome> {
+  if (isLate(row, change.prUpdatedAt)) {
+    // The links a late delivery carries are still true (the PR exists); its head is not the current one.
+    const missing = Object.fromEntries(Object.entries(change.link ?? {}).filter(([key]) => row[key as keyof TaskRow] === null));
+    await writer.writeColumns(tx, row, missing);
+    return { moved: false, changedHead: false, late: true };
+  }
+  const changedHead = row.head_sha !== sha;
+  const patch: TaskColumns = { ...change.link, head_sha: sha, ...(change.prUpdatedAt ? { pr_updated_at: change.prUpdatedAt } : {}) };
+  const common = { source: 'gitea' as const, actor: change.actor, deliveryId: change.deliveryId };
+  if (changedHead && (row.state === 'approved' || row.state === 'ready_to_test')) {
+    const reason = row.state === 'approved' ? 'new commits after approval: the approval is stale' : 'new commits: waiting for their preview';
+    await writer.apply(tx, row, 'in_progress', { ...common, reason, patch: { ...patch, preview_url: null } });
+    return { moved: true, changedHead, late: false };
+  }
+  if (row.state === 'backlog') {
+    await writer.apply(tx, row, 'in_progress', { ...common, reason: 'first push to the task branch', patch });
+    return { moved: true, changedHead, late: false };
+  }
+  await writer.writeColumns(tx, row, patch);
+  return { moved: false, changedHead, late: false };
 }
 
 /**
  * New commits on a task: a different head makes an approval stale and takes down a
  * ready_to_test until the new head's preview is up; the first push starts a backlog task. The
- * same head seen again (a late push or sync delivery) changes nothing, so arrival order does not matter.
+ * same head seen again changes nothing, and a late pull request delivery changes no head.
  */
-export function recordHead(writer: TaskWriter, taskId: number, sha: string, change: HeadChange): Promise<{ moved: boolean; changedHead: boolean }> {
+export function recordHead(writer: TaskWriter, taskId: number, sha: string, change: HeadChange): Promise<HeadOutcome> {
+  return writer.withTask(taskId, (tx, row) => applyHead(writer, tx, row, sha, change));
+}
+
+/**
+ * A pull request fact that is not about its head (closed, reopened): late when older than the
+ * newest applied, else its time becomes the newest. True when late.
+ */
+export function notePullChange(writer: TaskWriter, taskId: number, prUpdatedAt: Date | null): Promise<boolean> {
   return writer.withTask(taskId, async (tx, row) => {
-    const changedHead = row.head_sha !== sha;
-    const patch: TaskColumns = { ...change.link, head_sha: sha };
-    const common = { source: 'gitea' as const, actor: change.actor, deliveryId: change.deliveryId };
-    if (changedHead && (row.state === 'approved' || row.state === 'ready_to_test')) {
-      const reason = row.state === 'approved' ? 'new commits after approval: the approval is stale' : 'new commits: waiting for their preview';
-      await writer.apply(tx, row, 'in_progress', { ...common, reason, patch: { ...patch, preview_url: null } });
-      return { moved: true, changedHead };
-    }
-    if (row.state === 'backlog') {
-      await writer.apply(tx, row, 'in_progress', { ...common, reason: 'first push to the task branch', patch });
-      return { moved: true, changedHead };
-    }
-    await writer.writeColumns(tx, row, patch);
-    return { moved: false, changedHead };
+    if (isLate(row, prUpdatedAt)) return true;
+    if (prUpdatedAt) await writer.writeColumns(tx, row, { pr_updated_at: prUpdatedAt });
+    return false;
+  });
+}
+
+/**
+ * The head a review was given at, against the task's: `current` when it is the task's head (or
+ * newer news of it, then recorded as the head), `outdated` when the task's head moved on since.
+ */
+export function reviewedHead(writer: TaskWriter, taskId: number, sha: string, change: HeadChange): Promise<'current' | 'outdated'> {
+  return writer.withTask(taskId, async (tx, row) => {
+    if (row.head_sha !== null && row.head_sha !== sha && (!change.prUpdatedAt || isLate(row, change.prUpdatedAt))) return 'outdated';
+    await applyHead(writer, tx, row, sha, change);
+    return 'current';
   });
 }

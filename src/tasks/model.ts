@@ -1,3 +1,4 @@
+import type { ReviewLineComment } from './feedback.js';
 import type { TaskState } from './states.js';
 
 export interface TaskRow {
@@ -13,6 +14,8 @@ export interface TaskRow {
   issue_number: number | null;
   preview_url: string | null;
   preview_comment_id: number | string | null;
+  /** Gitea's `updated_at` of the newest pull request delivery applied (see src/tasks/heads.ts). */
+  pr_updated_at: Date | null;
   assigned_agent_id: number | null;
   approved_at: Date | null;
   created_at: Date;
@@ -64,6 +67,10 @@ export interface Feedback {
   kind: string;
   author: string | null;
   body: string;
+  /** The review's line comments; [] until fetched from Gitea (or when it has none). */
+  comments: ReviewLineComment[];
+  /** The head commit the feedback was given at, when known. */
+  headSha: string | null;
   createdAt: string;
 }
 
@@ -114,8 +121,17 @@ export function toQuestion(row: {
   };
 }
 
-export function toFeedback(row: { id: number; kind: string; author: string | null; body: string; created_at: Date }): Feedback {
-  return { id: row.id, kind: row.kind, author: row.author, body: row.body, createdAt: iso(row.created_at)! };
+export function toFeedback(row: {
+  id: number;
+  kind: string;
+  author: string | null;
+  body: string;
+  head_sha: string | null;
+  comments: string | null;
+  created_at: Date;
+}): Feedback {
+  const comments = row.comments ? (JSON.parse(row.comments) as ReviewLineComment[]) : [];
+  return { id: row.id, kind: row.kind, author: row.author, body: row.body, comments, headSha: row.head_sha, createdAt: iso(row.created_at)! };
 }
 
 /** Task branches are `task-<id>-<slug>` (SPEC §2). */

@@ -6,7 +6,8 @@ import type { TaskState, TransitionSource } from './states.js';
 import { toTask, type Task, type TaskRow } from './model.js';
 import { TaskReads } from './reads.js';
 import { TaskWriter, type TransitionOptions, type TransitionResult } from './writer.js';
-import { recordHead, type HeadChange } from './head.js';
+import { notePullChange, recordHead, reviewedHead, type HeadChange, type HeadOutcome } from './head.js';
+import { FeedbackStore, type NewFeedback } from './feedback.js';
 import { previewReady, type PreviewReadiness } from './preview.js';
 import { releaseLapsed, silentHolders, type HeldTask } from './liveness.js';
 import { TaskClaims } from './claims.js';
@@ -26,12 +27,14 @@ export class TaskService extends TaskReads {
   private readonly writer: TaskWriter;
   private readonly answers: AnswerNotifier | null;
   private readonly claims: TaskClaims;
+  private readonly feedback: FeedbackStore;
 
   constructor(deps: { db: Knex; cache: Cache; feed: EventPublisher; answers?: AnswerNotifier }) {
     super(deps.db, deps.cache);
     this.writer = new TaskWriter({ db: deps.db, cache: deps.cache, feed: deps.feed });
     this.answers = deps.answers ?? null;
     this.claims = new TaskClaims({ db: deps.db, cache: deps.cache, feed: deps.feed });
+    this.feedback = new FeedbackStore({ db: deps.db, cache: deps.cache });
   }
 
   async create(input: {
@@ -156,18 +159,29 @@ export class TaskService extends TaskReads {
     return task;
   }
 
-  /** Stores review text for the agent; a replayed delivery stores nothing twice. */
-  async addFeedback(taskId: number, fb: { kind: string; author: string | null; body: string; deliveryId?: string | null }): Promise<void> {
-    await this.db('task_feedback')
-      .insert({ task_id: taskId, kind: fb.kind, author: fb.author, body: fb.body, delivery_id: fb.deliveryId ?? null })
-      .onConflict(['task_id', 'delivery_id'])
-      .ignore();
-    await this.cache.bump([gens.task(taskId)]);
+  /** Stores review text for the agent (once per delivery); its id, for the line comments fetched later. */
+  addFeedback(taskId: number, fb: NewFeedback): Promise<number> {
+    return this.feedback.add(taskId, fb);
+  }
+
+  /** A review's line comments, fetched from Gitea for feedback stored before: see src/tasks/feedback.ts. */
+  get reviewComments(): Pick<FeedbackStore, 'get' | 'attachedReviews' | 'attachComments'> {
+    return this.feedback;
   }
 
   /** New commits on a task (a push, a created branch, a PR's head): see src/tasks/head.ts. */
-  recordHead(taskId: number, sha: string, change: HeadChange): Promise<{ moved: boolean; changedHead: boolean }> {
+  recordHead(taskId: number, sha: string, change: HeadChange): Promise<HeadOutcome> {
     return recordHead(this.writer, taskId, sha, change);
+  }
+
+  /** A pull request closed or reopened at `prUpdatedAt`: true when that is older than what the task holds (src/tasks/head.ts). */
+  notePullChange(taskId: number, prUpdatedAt: Date | null): Promise<boolean> {
+    return notePullChange(this.writer, taskId, prUpdatedAt);
+  }
+
+  /** Whether a review of `sha` is of the task's current head (src/tasks/head.ts). */
+  reviewedHead(taskId: number, sha: string, change: HeadChange): Promise<'current' | 'outdated'> {
+    return reviewedHead(this.writer, taskId, sha, change);
   }
 
   /** A preview of `sha` is up at `url`: see src/tasks/preview.ts. */

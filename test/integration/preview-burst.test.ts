@@ -37,6 +37,7 @@ describe('a burst of pushes to a pull request (preview deploys)', function () {
 
     // Kubernetes holds the first deploy's applies: that deploy stays running while the burst arrives.
     kube.hold();
+    gitea.openPull(7, OPENED_SHA, `task-${task.id}-add-login`);
     const opened = giteaDelivery('pull_request.opened', { taskId: task.id });
     expect((await svc.deliver(opened)).status).to.equal(202);
     // The first deploy reached the cluster before any later delivery was even sent.
@@ -46,6 +47,7 @@ describe('a burst of pushes to a pull request (preview deploys)', function () {
     expect(first!.opts.delay ?? 0, 'queued without a delay').to.equal(0);
 
     for (let i = 0; i < PUSHES; i++) {
+      gitea.openPull(7, pushSha(i), `task-${task.id}-add-login`);
       const d = giteaDelivery('pull_request.synchronized', { taskId: task.id, mutate: (p) => (p.pull_request.head.sha = pushSha(i)) });
       expect((await svc.deliver(d)).status).to.equal(202);
       expect(await svc.settled(d.id)).to.equal('processed');

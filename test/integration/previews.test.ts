@@ -7,6 +7,7 @@ import { giteaDelivery, type DeliveryOptions } from '../support/gitea-delivery.j
 import { createProject, createTask, eventually, startTestService, type TestService } from '../support/service.js';
 import { kubeStatus, PREVIEW_DISCOVERY, resourceList, tokenKubeConfig } from '../support/kube-shapes.js';
 import { setTaskColumns } from '../support/task-rows.js';
+import { giteaPull } from '../support/gitea-shapes.js';
 
 const KUBE_API = 'https://k8s.test:6443';
 const KUBE_TOKEN = 'preview-test-sa-token';
@@ -165,8 +166,12 @@ function expectStatuses(log: GiteaLog, expected: Array<[sha: string, state: stri
   return scope;
 }
 
+/** A first preview comment: Gitea is asked for one with the task's mark (none yet), then it is posted. */
 function expectNewComment(log: GiteaLog, id: number) {
   return gitea()
+    .get(`${REPO}/issues/${PR}/comments`)
+    .query(true)
+    .reply(200, [], { 'X-Total-Count': '0' })
     .post(`${REPO}/issues/${PR}/comments`)
     .reply(201, (uri, body: any) => {
       log.comments.push({ method: 'POST', path: uri, body: body.body });
@@ -219,7 +224,19 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
 
   const kubeCluster = () => createKubeCluster({ kubeConfig: kubeConfig() });
 
-  async function start(cluster: ReturnType<typeof kubeCluster> | null, project: Record<string, unknown> = { previewImage: IMAGE }) {
+  /** The PR's head as Gitea's API reports it: what a deploy asks for before it deploys. */
+  let giteaHead = OPENED_SHA;
+  function answerPull() {
+    giteaHead = OPENED_SHA;
+    gitea()
+      .persist()
+      .get(`${REPO}/pulls/${PR}`)
+      .reply(200, () => ({ ...giteaPull(GITEA_URL, { number: PR, head: 'task-1-add-login', headSha: giteaHead, base: 'staging', baseSha: 'd'.repeat(40) }), updated_at: '2025-06-03T09:30:00Z' }));
+  }
+
+  /** `deploys`: a PR event will deploy, so Gitea is asked for the PR's head. */
+  async function start(cluster: ReturnType<typeof kubeCluster> | null, project: Record<string, unknown> = { previewImage: IMAGE }, deploys = true) {
+    if (project.previewImage && deploys) answerPull();
     svc = await startTestService(ENV, { cluster });
     const p = await createProject(svc, project);
     const t = await createTask(svc, p.id);
@@ -315,6 +332,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
     applyAndRollout(task.id, sent);
     expectStatuses(log, [[SYNC_SHA, 'pending'], [SYNC_SHA, 'success']]);
     expectEditedComment(log, 4242);
+    giteaHead = SYNC_SHA;
     await send(s, 'pull_request.synchronized', { taskId: task.id });
     await eventually(async () => nock.pendingMocks().length === 0, 15_000, 'the redeploy');
     expectAllCallsMade();
@@ -604,7 +622,7 @@ describe('preview environments (jobs end to end: webhook → queue → job → K
   });
 
   it('cleanup deletes previews of finished, expired and vanished tasks, and keeps live ones', async () => {
-    const { svc: s, project, task: live } = await start(kubeCluster());
+    const { svc: s, project, task: live } = await start(kubeCluster(), { previewImage: IMAGE }, false);
     const cancelled = await createTask(s, project.id, 'Cancelled');
     expect((await s.api('PATCH', `/api/tasks/${cancelled.id}`, { state: 'cancelled' })).status).to.equal(200);
     const expired = await createTask(s, project.id, 'Expired');

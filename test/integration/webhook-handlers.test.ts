@@ -376,7 +376,9 @@ describe('webhook handlers', function () {
       expect(res.status).to.equal('processed');
       expect((await task(t.id)).state).to.equal('approved');
       expect(gitea.comments.map((c) => c.index)).to.deep.equal([50]);
-      expect((await send('pull_request_review_comment', { taskId: t.id, prNumber: 50 })).status).to.equal('ignored');
+      // A review without commands is still feedback for the agent (its line comments are fetched from Gitea).
+      expect((await send('pull_request_review_comment', { taskId: t.id, prNumber: 50 })).status).to.equal('processed');
+      expect(gitea.comments.map((c) => c.index)).to.deep.equal([50]);
     });
 
     it('works on a task issue too', async () => {

@@ -33,6 +33,21 @@ const user = (id: number, login: string) => ({
   username: login,
 });
 
+/** swagger Comment, as aiworker's bot account wrote it. */
+const commentReply = (repo: string, c: RecordedComment) => ({
+  id: c.id,
+  html_url: `${GITEA_URL}/${repo}/pulls/${c.index}#issuecomment-${c.id}`,
+  pull_request_url: `${GITEA_URL}/${repo}/pulls/${c.index}`,
+  issue_url: '',
+  user: user(99, 'aiworker-bot'),
+  original_author: '',
+  original_author_id: 0,
+  body: c.body,
+  assets: [],
+  created_at: new Date().toISOString(),
+  updated_at: new Date().toISOString(),
+});
+
 /**
  * The parts of Gitea's API that handlers call, answered with Gitea's own response shapes
  * (swagger.v1.json: Comment, RepoCollaboratorPermission, ServerVersion, User) and recorded.
@@ -73,23 +88,16 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       const index = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
       const id = nextId++;
       const text = (body as { body: string }).body;
-      state.comments.push({ index, body: text, id });
-      return [
-        201,
-        {
-          id,
-          html_url: `${GITEA_URL}/${repo}/pulls/${index}#issuecomment-${id}`,
-          pull_request_url: `${GITEA_URL}/${repo}/pulls/${index}`,
-          issue_url: '',
-          user: user(99, 'aiworker-bot'),
-          original_author: '',
-          original_author_id: 0,
-          body: text,
-          assets: [],
-          created_at: new Date().toISOString(),
-          updated_at: new Date().toISOString(),
-        },
-      ];
+      const comment = { index, body: text, id };
+      state.comments.push(comment);
+      return [201, commentReply(repo, comment)];
+    })
+    .get(new RegExp(`^/api/v1/repos/${repo}/issues/(\\d+)/comments(\\?.*)?$`))
+    .reply((uri) => {
+      // Gitea answers this list whole, oldest first, whatever page is asked for.
+      const index = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
+      const mine = state.comments.filter((c) => c.index === index).map((c) => commentReply(repo, c));
+      return [200, mine, { 'X-Total-Count': String(mine.length) }];
     })
     .patch(new RegExp(`^/api/v1/repos/${repo}/issues/comments/(\\d+)$`))
     .reply((uri, body) => {

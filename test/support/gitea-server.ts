@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { LocalStandIn, sendJson } from './local-server.js';
+import { giteaPull } from './gitea-shapes.js';
 import { GiteaOAuth, giteaUser, type OAuthReply } from './gitea-oauth.js';
 
 export const GITEA_TOKEN = 'loopback-gitea-token';
@@ -20,7 +21,7 @@ export interface GiteaStatus {
 }
 
 /**
- * A loopback Gitea answering the calls handlers and jobs make — comments (post, edit), commit
+ * A loopback Gitea answering the calls handlers and jobs make — comments (list, post, edit), commit
  * statuses, collaborator permissions, version, user — with Gitea's response shapes
  * (swagger.v1.json), recording what it was sent. A real server, unlike nock, so services in other
  * processes and browsers can use it (GITEA_URL = url). `failComments` makes every comment call
@@ -34,6 +35,20 @@ export class GiteaServer extends LocalStandIn {
   readonly requests: Array<{ method: string; path: string; status: number }> = [];
   /** While set, comment posts and edits answer this status. */
   failComments: number | null = null;
+  /**
+   * Decides, for each comment posted, whether the poster dies while posting it: `before` Gitea
+   * stores it (aiworker recorded the reply, nothing is posted) or `after` (posted, but the poster
+   * never learns it). `interrupt` then runs (a test's SIGKILL) before Gitea answers.
+   */
+  interruptComments: ((index: number) => 'before' | 'after' | null) | null = null;
+  interrupt: () => Promise<void> = async () => undefined;
+  /** Pull requests by number, as `GET …/pulls/{index}` answers them (swagger PullRequest); unknown ones are 404. */
+  readonly pulls = new Map<number, Record<string, unknown>>();
+  /** Reviews by PR number (swagger PullReview), and each review's line comments by review id (PullReviewComment). */
+  readonly reviews = new Map<number, Array<Record<string, unknown>>>();
+  readonly reviewComments = new Map<number, Array<Record<string, unknown>>>();
+  /** The next `count` asks for a review's comments answer `status` (404: not visible yet; 500: Gitea failing). */
+  failReviewComments: { status: number; count: number } | null = null;
   /** Scripted failures: the next `pass` comment calls succeed, then `fail` calls answer `status`. */
   private commentScript: { pass: number; fail: number; status: number } | null = null;
   /** Permissions by login, and by `owner/repo` then login (a repository's own answer wins). */
@@ -45,6 +60,15 @@ export class GiteaServer extends LocalStandIn {
   /** Lets the next `pass` comment calls succeed, then fails `fail` of them with `status`. */
   scriptComments(pass: number, fail: number, status = 500): void {
     this.commentScript = { pass, fail, status };
+  }
+
+  /**
+   * An open PR from `branch` into staging whose head is `headSha`, as `GET …/pulls/{index}` answers
+   * it (what a preview deploy asks before deploying); call again when its head moves.
+   */
+  openPull(index: number, headSha: string, branch = 'task-1-add-login'): void {
+    const pull = giteaPull(this.url, { number: index, head: branch, headSha, base: 'staging', baseSha: 'd'.repeat(40) });
+    this.pulls.set(index, { ...pull, updated_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
   }
 
   /** What the settings of a service using this Gitea are. */
@@ -103,12 +127,35 @@ export class GiteaServer extends LocalStandIn {
         if (!granted) return send(404, { message: 'user does not exist', url: `${this.url}/api/swagger` });
         return send(200, { permission: granted, role_name: granted, user: user(2, login) });
       }
+      const pull = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)(\/reviews(?:\/(\d+)\/comments)?)?$/.exec(path);
+      if (method === 'GET' && pull) {
+        const index = Number(pull[1]);
+        if (!pull[2]) return this.pulls.has(index) ? send(200, this.pulls.get(index)) : send(404, { message: 'pull request does not exist', url: `${this.url}/api/swagger` });
+        if (!pull[3]) {
+          const reviews = this.reviews.get(index) ?? [];
+          res.setHeader('X-Total-Count', String(reviews.length));
+          return send(200, reviews);
+        }
+        const failing = this.failReviewComments;
+        if (failing && failing.count > 0) {
+          failing.count--;
+          return send(failing.status, { message: failing.status === 404 ? 'review does not exist' : 'internal server error (test)', url: `${this.url}/api/swagger` });
+        }
+        return send(200, this.reviewComments.get(Number(pull[3])) ?? []);
+      }
       const status = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/statuses\/([0-9a-f]+)$/.exec(path);
       if (method === 'POST' && status) {
         this.statuses.push({ sha: status[1]!, state: body.state, context: body.context, description: body.description ?? '', targetUrl: body.target_url ?? '' });
         return send(201, { id: this.statuses.length, status: body.state, context: body.context, description: body.description ?? '', target_url: body.target_url ?? '', url: '', creator: user(99, BOT_LOGIN), created_at: now, updated_at: now });
       }
       const newComment = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/.exec(path);
+      if (method === 'GET' && newComment) {
+        // Gitea answers this list whole, oldest first (its handler reads no page), with X-Total-Count.
+        const index = Number(newComment[1]);
+        const mine = this.comments.filter((c) => c.index === index).map((c) => commentReply(c.id, c.body, now));
+        res.setHeader('X-Total-Count', String(mine.length));
+        return send(200, mine);
+      }
       const edit = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/.exec(path);
       if ((method === 'POST' && newComment) || (method === 'PATCH' && edit)) {
         if (this.failComments !== null) return send(this.failComments, { message: 'internal server error (test)', url: `${this.url}/api/swagger` });
@@ -120,7 +167,10 @@ export class GiteaServer extends LocalStandIn {
         }
         if (newComment) {
           const comment = { index: Number(newComment[1]), id: this.nextId++, body: body.body as string };
+          const dies = this.interruptComments?.(comment.index) ?? null;
+          if (dies === 'before') return void this.interrupt().then(() => send(500, { message: 'poster gone (test)', url: `${this.url}/api/swagger` }));
           this.comments.push(comment);
+          if (dies === 'after') return void this.interrupt().then(() => send(201, commentReply(comment.id, comment.body, now)));
           return send(201, commentReply(comment.id, comment.body, now));
         }
         const id = Number(edit![1]);

@@ -23,6 +23,8 @@ export interface KubeRequest {
  */
 export class KubeApiServer extends LocalStandIn {
   readonly requests: KubeRequest[] = [];
+  /** The objects applied, in order (what a Deployment's image says, for one). */
+  readonly appliedObjects: any[] = [];
   /** While set, every call is answered with this status and a Kubernetes Status body. */
   failWith: number | null = null;
   private holding = false;
@@ -79,6 +81,7 @@ export class KubeApiServer extends LocalStandIn {
       if (record.method === 'GET' && path === '/api/v1/namespaces') return send(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] });
       if (record.method === 'PATCH') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        this.appliedObjects.push(body);
         const reply = () => send(200, { ...body, metadata: { ...body.metadata, uid: 'loopback', resourceVersion: '1', generation: 1 } });
         if (this.holding) this.held.push(reply);
         else reply();

@@ -44,6 +44,7 @@ describe('system: Kubernetes API failing', function () {
     const task = await createTask(svc, project.id);
     kube.failWith = 503;
 
+    gitea.openPull(PR, OPENED_SHA, `task-${task.id}-add-login`);
     const opened = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: PR });
     expect((await svc.deliver(opened)).status).to.equal(202);
     expect(await svc.settled(opened.id)).to.equal('processed');
@@ -83,6 +84,7 @@ describe('system: Kubernetes API failing', function () {
 
     // Not stuck: once Kubernetes answers, the next push deploys, and the same comment is edited.
     kube.failWith = null;
+    gitea.openPull(PR, SYNC_SHA, `task-${task.id}-add-login`);
     const pushed = giteaDelivery('pull_request.synchronized', { taskId: task.id, prNumber: PR });
     expect((await svc.deliver(pushed)).status).to.equal(202);
     await eventually(async () => (await svc.api('GET', `/api/tasks/${task.id}`)).body.state === 'ready_to_test', 20_000, 'ready_to_test after recovery');

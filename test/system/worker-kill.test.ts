@@ -65,6 +65,7 @@ describe('system: a worker killed mid-job', function () {
 
     // Kubernetes takes its time: the first apply stays unanswered, so the deploy is in flight on the first worker.
     kube.hold();
+    gitea.openPull(PR, SHA, `task-${taskId}-add-login`);
     const opened = giteaDelivery('pull_request.opened', { taskId, prNumber: PR });
     const res = await fetch(`${procs[0]!.url}/webhooks/gitea`, { method: 'POST', headers: opened.headers, body: opened.body });
     expect(res.status).to.equal(202);

@@ -24,7 +24,7 @@ export const getNextTask = defineTool({
 export const getTask = defineTool({
   name: 'get_task',
   description:
-    "Read one task (yours or another agent's) with its questions, their answers, and the review feedback left for it. Returns the task.",
+    "Read one task (yours or another agent's) with its questions, their answers, and the review feedback left for it (each with the review's line comments: path, line, body). Returns the task.",
   input: { taskId: taskIdField },
   readOnly: true,
   async run({ taskId }, { deps }) {
