@@ -86,7 +86,18 @@ export const taskDetail = task.extend({
       answeredAt: at.nullable(),
     }),
   ),
-  feedback: z.array(z.object({ id, kind: z.string(), author: z.string().nullable(), body: z.string(), createdAt: at })),
+  feedback: z.array(
+    z.object({
+      id,
+      kind: z.string(),
+      author: z.string().nullable(),
+      body: z.string(),
+      // A review's line comments, fetched from Gitea after the feedback is stored ([] until then).
+      comments: z.array(z.object({ path: z.string(), line: z.number().int(), body: z.string() })),
+      headSha: z.string().nullable(),
+      createdAt: at,
+    }),
+  ),
 }) satisfies z.ZodType<TaskDetail>;
 
 export const taskEvent = z.object({
