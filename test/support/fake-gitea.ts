@@ -99,6 +99,9 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       const mine = state.comments.filter((c) => c.index === index).map((c) => commentReply(repo, c));
       return [200, mine, { 'X-Total-Count': String(mine.length) }];
     })
+    // No reviews: a review's line comments are fetched into nothing (test/support/gitea-server.ts serves reviews).
+    .get(new RegExp(`^/api/v1/repos/${repo}/pulls/(\\d+)/reviews(\\?.*)?$`))
+    .reply(200, [], { 'X-Total-Count': '0' })
     .patch(new RegExp(`^/api/v1/repos/${repo}/issues/comments/(\\d+)$`))
     .reply((uri, body) => {
       const id = Number(uri.split('/').pop());
