@@ -32,9 +32,10 @@ describe('pruning old webhook deliveries', function () {
     // Ended long ago, but replayed since: pending again, so it stays.
     await rows.clone().where({ delivery_id: oldPending.id }).update({ status: 'received', processed_at: null, received_at: daysAgo(60) });
     await rows.clone().where({ delivery_id: recent.id }).update({ processed_at: daysAgo(29) });
+    // Position 99: the handlers recorded their own replies (the task's creation) at the first positions.
     await svc.db('command_replies').insert([
-      { delivery_id: oldProcessed.id, position: 0, body: 'old reply' },
-      { delivery_id: recent.id, position: 0, body: 'recent reply' },
+      { delivery_id: oldProcessed.id, position: 99, body: 'old reply' },
+      { delivery_id: recent.id, position: 99, body: 'recent reply' },
     ]);
 
     const result = await run('prune-test-1');
@@ -43,7 +44,11 @@ describe('pruning old webhook deliveries', function () {
     expect(left).to.include.members([oldPending.id, recent.id]);
     expect(left).to.not.include.members([oldProcessed.id]);
     expect(left).to.not.include(oldFailed.id);
-    expect((await svc.db('command_replies').select('delivery_id')).map((r: { delivery_id: string }) => r.delivery_id)).to.deep.equal([recent.id]);
+    const replies = (await svc.db('command_replies').distinct('delivery_id')).map((r: { delivery_id: string }) => r.delivery_id);
+    expect(replies).to.include(recent.id);
+    expect(replies).to.not.include.members([oldProcessed.id]);
+    expect(replies).to.not.include(oldFailed.id);
+    expect(await svc.db('command_replies').where({ delivery_id: recent.id, position: 99 }).first()).to.include({ body: 'recent reply' });
 
     // Run again: nothing more to delete.
     expect((await run('prune-test-2')).deleted).to.equal(0);
