@@ -524,7 +524,7 @@ describe('deploy/ manifests', () => {
           expect(service.spec.ports.map((p: any) => p.name)).to.include(path.backend.service.port.name);
         }
         const routed = (path: string) => rule.http.paths.some((p: any) => routes(p, path));
-        for (const path of ['/webhooks/gitea', '/api/tasks', '/mcp', '/socket.io/', '/', '/dashboard/dashboard.js']) expect(routed(path), path).to.equal(true);
+        for (const path of ['/webhooks/gitea', '/api/tasks', '/mcp', '/socket.io/', '/', '/dashboard/dashboard.js', '/auth/login', '/auth/callback']) expect(routed(path), path).to.equal(true);
         for (const path of ['/metrics', '/healthz', '/readyz']) expect(routed(path), path).to.equal(false);
 
         const publicUrl = loadConfig(containerEnv(objects, web.spec.template.spec.containers[0])).publicUrl;
