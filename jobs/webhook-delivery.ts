@@ -1,107 +1,98 @@
 import { UnrecoverableError } from 'bullmq';
 import { acquireLock, jobOwner, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
-import { isHandledEventType, type HandledEventType } from '../src/gitea/events.js';
-import { parsePayload } from '../src/gitea/payloads.js';
-import { TransitionError } from '../src/errors.js';
-import { handlerFor } from '../handlers/index.js';
-import type { HandlerDeps, HandlerResult, WebhookContext } from '../handlers/types.js';
-import type { DeliveryRow } from '../src/webhooks/deliveries.js';
-import type { JobDefinition, JobDeps } from './types.js';
-import { isLastAttempt } from '../src/queue/attempts.js';
-
-/** Its own needs, and what the handlers it runs need. */
-type DeliveryDeps = HandlerDeps & Pick<JobDeps, 'deliveries' | 'log' | 'metrics' | 'projects' | 'queues' | 'redis' | 'redisPrefix'>;
-
-const WAIT_MS = 250;
-const MAX_WAIT_MS = 10_000;
+import { FINISHED_STATUSES, type DeliveryEnd, type DeliveryStatus } from '../src/webhooks/deliveries.js';
+import { handleDelivery, type DeliveryDeps } from './lib/delivery-handling.js';
+import type { JobDefinition } from './types.js';
 
 /**
- * Takes this delivery's turn: the key's lock, with no earlier delivery of the key still pending.
- * Otherwise says how long to wait: longer the further back in line, since the delivery just
- * ahead is woken as soon as its predecessor finishes (wakeNext).
+ * How long one job handles a key's deliveries before handing the key on: long enough that handing
+ * on costs nothing measurable, short enough that a worker shutting down finishes within its grace.
  */
-async function takeTurn(deps: DeliveryDeps, d: DeliveryRow, owner: string): Promise<{ lock: HeldLock } | { waitMs: number }> {
-  if (!d.ordering_key) return { lock: { release: async () => undefined } };
-  const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, d.ordering_key), owner);
-  const ahead = await deps.deliveries.earlierPending(d.ordering_key, Number(d.seq));
-  if (lock && ahead === 0) return { lock };
-  await lock?.release();
-  return { waitMs: Math.min(WAIT_MS * Math.max(1, ahead), MAX_WAIT_MS) };
+const DRAIN_SLICE_MS = 1000;
+/**
+ * Pending deliveries of a key read per query, payloads included: a round trip per batch instead of
+ * per delivery, and a bounded amount of payload in memory (at most this many webhook bodies).
+ */
+const BATCH = 20;
+
+const ended = (status: DeliveryStatus) => (FINISHED_STATUSES as readonly string[]).includes(status);
+
+/** Why a drain stopped: nothing pending, its slice is used up (or its hold lost), or the oldest delivery waits for a retry. */
+type Drained = { next: 'nothing' } | { next: 'continue' } | { next: 'retry'; at: number };
+
+/**
+ * Handles a key's pending deliveries oldest first while holding the key. Each costs its own reads
+ * and writes only: nothing here grows with the number of deliveries waiting. How they ended is
+ * written a batch at a time, one commit for many; a drain cut short before writing them (its
+ * worker died) leaves them pending, and the next holder runs them again, oldest first: handlers
+ * are idempotent, so they converge, in order.
+ */
+async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock): Promise<Drained> {
+  const until = Date.now() + DRAIN_SLICE_MS;
+  const ends: DeliveryEnd[] = [];
+  const record = async (end: DeliveryEnd) => void ends.push(end);
+  let after = 0;
+  try {
+    for (;;) {
+      await deps.deliveries.finishMany(ends.splice(0));
+      const seqs = await deps.deliveries.pendingOfKey(orderingKey, after, BATCH);
+      if (!seqs.length) return { next: 'nothing' };
+      after = seqs.at(-1)!;
+      // Only the key's holder ends its deliveries, so what is read here stays true while it holds the key.
+      for (const d of await deps.deliveries.getBySeqs(seqs)) {
+        if (lock.lost || Date.now() > until) return { next: 'continue' };
+        if (ended(d.status)) continue;
+        // A delivery's later ones wait while it does: order before throughput.
+        if (d.retry_at && d.retry_at.getTime() > Date.now()) return { next: 'retry', at: d.retry_at.getTime() };
+        const handled = await handleDelivery(deps, d, record);
+        if (!handled.ended) return { next: 'retry', at: handled.retryAt.getTime() };
+      }
+    }
+  } finally {
+    // Before the key is let go: the next holder starts after the last delivery that ended.
+    await deps.deliveries.finishMany(ends);
+  }
 }
 
+/**
+ * The job of one delivery. Deliveries with an ordering key (a task, PR, issue or branch) are
+ * handled per key: the job that takes the key's lock handles the key's pending deliveries in
+ * stored order, its own among them, and a job that finds the key taken leaves its delivery to
+ * the holder. After letting go, the holder looks again and runs once more if anything is pending,
+ * so a delivery whose job found the key taken is never left behind; a holder that dies keeps its
+ * job, which BullMQ runs again once the worker's hold on it lapses.
+ */
 export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
   queue: 'webhooks',
   name: 'delivery',
   async process(job, deps: DeliveryDeps, token) {
     const { deliveryId } = job.data;
-    const d = await deps.deliveries.get(deliveryId);
-    if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
-    if (d.status === 'processed' || d.status === 'ignored' || d.status === 'failed') return { status: d.status, skipped: true };
+    const state = await deps.deliveries.state(deliveryId);
+    if (!state) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
+    if (ended(state.status)) return { status: state.status, skipped: true };
+    const retryIn = (at: number) => waitTurn(job, token, Math.max(0, at - Date.now()));
 
-    const turn = await takeTurn(deps, d, jobOwner(job));
-    if (!('lock' in turn)) throw await waitTurn(job, token, turn.waitMs);
-    const { lock } = turn;
-    const log = deps.log.child({ deliveryId, eventType: d.event_type, action: d.action });
-    const settle = async (status: 'processed' | 'ignored' | 'failed', note: string | null) => {
-      await deps.deliveries.finish(deliveryId, status, note);
-      deps.metrics.deliveriesHandled.inc({ event_type: d.event_type, status });
-    };
+    const orderingKey = state.ordering_key;
+    if (!orderingKey) {
+      const d = await deps.deliveries.get(deliveryId);
+      if (!d || ended(d.status)) return { status: d?.status, skipped: true };
+      if (d.retry_at && d.retry_at.getTime() > Date.now()) throw await retryIn(d.retry_at.getTime());
+      const handled = await handleDelivery(deps, d, (end) => deps.deliveries.finishMany([end]));
+      if (!handled.ended) throw await retryIn(handled.retryAt.getTime());
+      return { status: 'handled' };
+    }
+
+    const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, orderingKey), jobOwner(job));
+    if (!lock) return { status: 'left to the key holder', orderingKey };
+    let drained: Drained;
     try {
-      const eventType = d.event_type;
-      const project = d.repository ? await deps.projects.findByRepo(d.repository) : null;
-      const handled = isHandledEventType(eventType) && handlerFor(eventType) !== undefined;
-      if (!handled || !project) {
-        const note = !handled ? `no handler for ${eventType}` : `repository ${d.repository ?? '(none)'} is not an aiworker project`;
-        await settle('ignored', note);
-        return { status: 'ignored', note };
-      }
-      let result: HandlerResult;
-      try {
-        result = await handle(eventType, { id: deliveryId, event: d.event, action: d.action, project, log }, d.payload, deps);
-      } catch (err) {
-        // A refused transition is a fact about the task, not a fault: retrying cannot change it.
-        if (!(err instanceof TransitionError)) throw err;
-        result = { status: 'ignored' as const, note: err.message };
-      }
-      await settle(result.status, result.status === 'ignored' ? (result.note ?? null) : null);
-      log.info({ status: result.status, note: result.note }, 'delivery handled');
-      return result;
-    } catch (err) {
-      const message = (err as Error).message ?? String(err);
-      const last = isLastAttempt(job, err);
-      if (last) await settle('failed', message);
-      else await deps.deliveries.recordError(deliveryId, message);
-      log.warn({ err, attempt: job.attemptsMade + 1, last }, 'delivery handler failed');
-      throw err;
+      drained = await drainKey(deps, orderingKey, lock);
     } finally {
       await lock.release();
-      if (d.ordering_key) await wakeNext(deps, d.ordering_key, Number(d.seq));
     }
+    if (drained.next === 'retry') throw await retryIn(drained.at);
+    // Stored after the last look, with a job that found the key taken: this job's to hand on.
+    if (drained.next === 'continue' || (await deps.deliveries.pendingOfKey(orderingKey, 0, 1)).length) throw await retryIn(0);
+    return { status: 'drained', orderingKey };
   },
 };
-
-/** Checks the payload against its event type's schema and runs that type's handler with it. */
-async function handle<E extends HandledEventType>(
-  eventType: E,
-  delivery: Omit<WebhookContext<E>, 'eventType' | 'payload'>,
-  payload: string,
-  deps: DeliveryDeps,
-): Promise<HandlerResult> {
-  const parsed = parsePayload(eventType, JSON.parse(payload));
-  // A payload of another shape fails the same way on every attempt: fail it now, saying what is wrong.
-  if (!parsed.ok) throw new UnrecoverableError(`malformed ${eventType} payload: ${parsed.problem}`);
-  const handler = handlerFor(eventType);
-  if (!handler) throw new UnrecoverableError(`no handler for ${eventType}`);
-  return handler.handle({ ...delivery, eventType, payload: parsed.payload }, deps);
-}
-
-/** The next delivery of the same key is waiting in the delayed set: run it now rather than at its timer. */
-async function wakeNext(deps: DeliveryDeps, orderingKey: string, seq: number): Promise<void> {
-  try {
-    const nextId = await deps.deliveries.nextPending(orderingKey, seq);
-    const next = nextId ? await deps.queues.get('webhooks').getJob(nextId) : null;
-    if (next && (await next.isDelayed())) await next.promote();
-  } catch {
-    // Only a shortcut: the delayed job runs at its timer anyway.
-  }
-}

@@ -8,6 +8,7 @@ import * as commandReplies from './20261205000000_command_replies.js';
 import * as agentRevocation from './20261207120000_agent_revocation.js';
 import * as consoleSessions from './20261207130000_console_sessions.js';
 import * as convergence from './20261207200000_convergence.js';
+import * as deliveryDrain from './20261207210000_delivery_drain.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261207120000_agent_revocation', agentRevocation],
   ['20261207130000_console_sessions', consoleSessions],
   ['20261207200000_convergence', convergence],
+  ['20261207210000_delivery_drain', deliveryDrain],
 ];
 
 /** Lets knex run the same migrations from TypeScript sources and from the compiled build. */

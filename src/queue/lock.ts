@@ -11,6 +11,8 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface HeldLock {
+  /** True once a renewal found the lock gone or taken (it lapsed, or Redis lost it): stop acting under it. */
+  readonly lost: boolean;
   release(): Promise<void>;
 }
 
@@ -33,11 +35,15 @@ export const lockKeys = {
  */
 export async function acquireLock(redis: Redis, key: string, owner: string = randomUUID(), ttlMs = LOCK_TTL_MS): Promise<HeldLock | null> {
   if (!(await redis.eval(TAKE, 1, key, owner, String(ttlMs)))) return null;
+  let lost = false;
   const renewal = setInterval(() => {
-    redis.eval(RENEW, 1, key, owner, String(ttlMs)).catch(() => undefined);
+    redis.eval(RENEW, 1, key, owner, String(ttlMs)).then((renewed) => (lost ||= !renewed), () => undefined);
   }, Math.floor(ttlMs / 3));
   renewal.unref();
   return {
+    get lost() {
+      return lost;
+    },
     async release() {
       clearInterval(renewal);
       await redis.eval(RELEASE, 1, key, owner).catch(() => undefined);

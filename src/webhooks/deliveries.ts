@@ -6,8 +6,8 @@ import type { Page } from '../pagination.js';
 export const DELIVERY_STATUSES = ['received', 'queued', 'processed', 'ignored', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** The statuses a delivery ends in. */
-const FINISHED_STATUSES = ['processed', 'ignored', 'failed'] as const;
-type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+export const FINISHED_STATUSES = ['processed', 'ignored', 'failed'] as const;
+export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
 
 interface PreparedConnection {
   execute(sql: string, params: unknown[], cb: (err: Error | null, result: { affectedRows: number }) => void): void;
@@ -25,9 +25,21 @@ export interface DeliveryRow {
   status: DeliveryStatus;
   attempts: number;
   last_error: string | null;
+  /** After a failed handler run: not to run again before this. */
+  retry_at: Date | null;
+  /** Failed handler runs since it was stored or last replayed. */
+  failed_runs: number;
   received_at: Date;
   queued_at: Date | null;
   processed_at: Date | null;
+}
+
+/** How a delivery ended, and when. */
+export interface DeliveryEnd {
+  id: string;
+  status: FinishedStatus;
+  note: string | null;
+  at: Date;
 }
 
 export interface DeliveryView {
@@ -151,44 +163,73 @@ export class DeliveryStore {
     await this.db('webhook_deliveries').whereIn('delivery_id', ids).andWhere('status', 'queued').update({ status: 'received', queued_at: null });
   }
 
-  /** The end of a delivery, counting the handler run that ended it. */
-  async finish(id: string, status: FinishedStatus, lastError: string | null): Promise<void> {
+  /**
+   * The ends of deliveries, each counting the handler run that ended it, in one commit: one statement per distinct outcome (deliveries
+   * of a key mostly end alike), each keeping the time its delivery ended.
+   */
+  async finishMany(ends: DeliveryEnd[]): Promise<void> {
+    if (!ends.length) return;
+    const groups = new Map<string, DeliveryEnd[]>();
+    for (const e of ends) {
+      const k = JSON.stringify([e.status, e.note]);
+      groups.set(k, [...(groups.get(k) ?? []), e]);
+    }
+    const write = async (q: Knex) => {
+      for (const group of groups.values()) {
+        const { status, note } = group[0]!;
+        await q('webhook_deliveries')
+          .whereIn('delivery_id', group.map((e) => e.id))
+          .update({
+            status,
+            last_error: note === null ? null : clip(note),
+            processed_at: group.length === 1 ? group[0]!.at : q.raw(`CASE delivery_id ${group.map(() => 'WHEN ? THEN ?').join(' ')} END`, group.flatMap((e) => [e.id, e.at])),
+            attempts: q.raw('attempts + 1'),
+          });
+      }
+    };
+    if (groups.size === 1) await write(this.db);
+    else await this.db.transaction(write);
+  }
+
+  /** A handler run failed and will be tried again, not before `retryAt`. */
+  async recordError(id: string, lastError: string, retryAt: Date): Promise<void> {
     await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({ status, last_error: lastError === null ? null : clip(lastError), processed_at: new Date(), attempts: this.db.raw('attempts + 1') });
+      .update({ last_error: clip(lastError), retry_at: retryAt, attempts: this.db.raw('attempts + 1'), failed_runs: this.db.raw('failed_runs + 1') });
   }
 
-  /** A handler run failed and will be tried again. */
-  async recordError(id: string, lastError: string): Promise<void> {
-    await this.db('webhook_deliveries').where({ delivery_id: id }).update({ last_error: clip(lastError), attempts: this.db.raw('attempts + 1') });
+  /** What a queued job needs to know of its delivery before taking its turn: no payload. */
+  async state(id: string): Promise<Pick<DeliveryRow, 'seq' | 'status' | 'ordering_key'> | null> {
+    return (await this.db<DeliveryRow>('webhook_deliveries').where({ delivery_id: id }).first('seq', 'status', 'ordering_key')) ?? null;
   }
 
-  /** How many earlier deliveries about the same pull request or task still wait (counted up to `cap`). */
-  async earlierPending(orderingKey: string, seq: number, cap = 50): Promise<number> {
-    const rows = await this.db('webhook_deliveries')
-      .where({ ordering_key: orderingKey })
-      .andWhere('seq', '<', seq)
-      .whereIn('status', ['received', 'queued'])
-      .limit(cap)
-      .select('seq');
-    return rows.length;
+  /** Deliveries by seq, in seq order (those deleted meanwhile left out). */
+  async getBySeqs(seqs: number[]): Promise<DeliveryRow[]> {
+    if (!seqs.length) return [];
+    return this.db<DeliveryRow>('webhook_deliveries').whereIn('seq', seqs).orderBy('seq');
   }
 
-  /** The next delivery about the same pull request or task still waiting its turn, if any. */
-  async nextPending(orderingKey: string, seq: number): Promise<string | null> {
-    const row = await this.db('webhook_deliveries')
-      .where({ ordering_key: orderingKey })
-      .andWhere('seq', '>', seq)
-      .whereIn('status', ['received', 'queued'])
+  /**
+   * The seqs of a key's pending deliveries after `afterSeq`, oldest first, at most `limit`. One
+   * ordered index range per pending status, merged: the cost does not depend on how many of the
+   * key's deliveries have ended or are waiting.
+   */
+  async pendingOfKey(orderingKey: string, afterSeq: number, limit: number): Promise<number[]> {
+    const range = (status: DeliveryStatus) =>
+      this.db('webhook_deliveries').where({ ordering_key: orderingKey, status }).andWhere('seq', '>', afterSeq).orderBy('seq').limit(limit).select('seq');
+    const rows: Array<{ seq: number | string }> = await this.db
+      .select('seq')
+      .from(this.db.unionAll([range('received'), range('queued')], true).as('pending'))
       .orderBy('seq')
-      .first('delivery_id');
-    return row?.delivery_id ?? null;
+      .limit(limit);
+    return rows.map((r) => Number(r.seq));
   }
 
   /** Deliveries MySQL shows as pending for longer than olderThanMs: candidates for queueing again. */
-  async pending(olderThanMs: number, limit: number): Promise<DeliveryRow[]> {
+  async pending(olderThanMs: number, limit: number): Promise<Array<Pick<DeliveryRow, 'delivery_id' | 'ordering_key'>>> {
     const cutoff = new Date(Date.now() - olderThanMs);
     return this.db<DeliveryRow>('webhook_deliveries')
+      .select('delivery_id', 'ordering_key')
       .whereIn('status', ['received', 'queued'])
       .andWhere((q) => q.where('status', 'received').andWhere('received_at', '<', cutoff).orWhere('queued_at', '<', cutoff))
       .orderBy('seq')
@@ -225,7 +266,7 @@ export class DeliveryStore {
   async reset(id: string): Promise<void> {
     const n = await this.db('webhook_deliveries')
       .where({ delivery_id: id })
-      .update({ status: 'received', last_error: null, processed_at: null });
+      .update({ status: 'received', last_error: null, processed_at: null, retry_at: null, failed_runs: 0 });
     if (!n) throw notFound(`delivery ${id}`);
   }
 

@@ -5,14 +5,16 @@ import type { Queues } from '../queue/queues.js';
 import type { Logger } from '../log.js';
 import type { DeliveryStore } from './deliveries.js';
 
+/** Runs of a delivery's handler before it fails for good; the wait before a retry starts at WEBHOOK_RETRY_BASE_MS, doubling. */
 export const WEBHOOK_JOB_ATTEMPTS = 5;
+export const WEBHOOK_RETRY_BASE_MS = 1000;
 
 const ADD_TIMEOUT_MS = 2000;
 
 const JOB_NAME = 'delivery';
 const JOB_OPTIONS: JobsOptions = {
   attempts: WEBHOOK_JOB_ATTEMPTS,
-  backoff: { type: 'exponential', delay: 1000 },
+  backoff: { type: 'exponential', delay: WEBHOOK_RETRY_BASE_MS },
   removeOnComplete: { age: 3600, count: 10000 },
   removeOnFail: { age: 24 * 3600 },
 };

@@ -86,16 +86,34 @@ export class PendingWorkRecovery {
   private async deliveriesPass(): Promise<number> {
     const pending = await this.deps.deliveries.pending(this.opts.staleAfterMs, this.opts.batch);
     let requeued = 0;
+    // The job of a key's oldest pending delivery handles the key's others: one per key is enough,
+    // and the others are looked at again only after another full wait.
+    const keys = new Set<string>();
+    const covered: string[] = [];
+    let redisAway = false;
     for (const d of pending) {
+      if (d.ordering_key !== null) {
+        if (keys.has(d.ordering_key)) {
+          covered.push(d.delivery_id);
+          continue;
+        }
+        keys.add(d.ordering_key);
+      }
       try {
         const outcome = await requeueDelivery(this.deps.queues, this.deps.queue, this.deps.deliveries, d.delivery_id);
-        if (outcome === 'not queued') break;
+        if (outcome === 'not queued') {
+          redisAway = true;
+          break;
+        }
         if (outcome === 'queued') requeued++;
       } catch (err) {
         this.deps.log.debug({ err: (err as Error).message, deliveryId: d.delivery_id }, 'requeue failed; Redis still away?');
+        redisAway = true;
         break;
       }
     }
+    // Only while their key's oldest delivery is queued do the others wait another full round.
+    if (!redisAway) await this.deps.deliveries.markQueued(covered);
     if (requeued) {
       this.deps.metrics.requeued.inc({ kind: 'delivery' }, requeued);
       this.deps.log.info({ requeued }, 'pending deliveries queued again');
