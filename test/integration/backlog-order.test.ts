@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { DeliveryQueue } from '../src/webhooks/delivery-queue.js';
-import type { DeliveryStore } from '../src/webhooks/deliveries.js';
-import { orderingKey } from '../src/gitea/events.js';
-import { loadGiteaFixture } from './support/gitea-delivery.js';
-import { createProject, createTask, dropTestState, eventually, startTestService, uniqueName, type TestService } from './support/service.js';
+import { DeliveryQueue } from '../../src/webhooks/delivery-queue.js';
+import type { DeliveryStore } from '../../src/webhooks/deliveries.js';
+import { orderingKey } from '../../src/gitea/events.js';
+import { loadGiteaFixture } from '../support/gitea-delivery.js';
+import { createProject, createTask, dropTestState, eventually, startTestService, uniqueName, type TestService } from '../support/service.js';
 
 const BACKLOG = 20_000;
 /** Stored and queued this many at a time, as ingest's group commit stores a busy moment's deliveries. */
