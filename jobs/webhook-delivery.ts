@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { acquireLock, jobOwner, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
-import { FINISHED_STATUSES, type DeliveryEnd, type DeliveryStatus } from '../src/webhooks/deliveries.js';
+import { FINISHED_STATUSES, type DeliveryEnd, type DeliveryRow, type DeliveryStatus } from '../src/webhooks/deliveries.js';
 import { handleDelivery, type DeliveryDeps } from './lib/delivery-handling.js';
 import type { JobDefinition } from './types.js';
 
@@ -27,7 +27,7 @@ type Drained = { next: 'nothing' } | { next: 'continue' } | { next: 'retry'; at:
  * worker died) leaves them pending, and the next holder runs them again, oldest first: handlers
  * are idempotent, so they converge, in order.
  */
-async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock): Promise<Drained> {
+async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock, own: DeliveryRow): Promise<Drained> {
   const until = Date.now() + DRAIN_SLICE_MS;
   const ends: DeliveryEnd[] = [];
   const record = async (end: DeliveryEnd) => void ends.push(end);
@@ -38,8 +38,10 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock)
       const seqs = await deps.deliveries.pendingOfKey(orderingKey, after, BATCH);
       if (!seqs.length) return { next: 'nothing' };
       after = seqs.at(-1)!;
-      // Only the key's holder ends its deliveries, so what is read here stays true while it holds the key.
-      for (const d of await deps.deliveries.getBySeqs(seqs)) {
+      // Only the key's holder ends its deliveries, so what is read here stays true while it holds
+      // the key; the job's own delivery, read just before it took the key, is the usual lone one.
+      const rows = seqs.length === 1 && seqs[0] === Number(own.seq) ? [own] : await deps.deliveries.getBySeqs(seqs);
+      for (const d of rows) {
         if (lock.lost || Date.now() > until) return { next: 'continue' };
         if (ended(d.status)) continue;
         // A delivery's later ones wait while it does: order before throughput.
@@ -47,6 +49,8 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock)
         const handled = await handleDelivery(deps, d, record);
         if (!handled.ended) return { next: 'retry', at: handled.retryAt.getTime() };
       }
+      // A short batch was the last: whether more came meanwhile is asked once the key is let go.
+      if (seqs.length < BATCH) return { next: 'nothing' };
     }
   } finally {
     // Before the key is let go: the next holder starts after the last delivery that ended.
@@ -67,15 +71,13 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
   name: 'delivery',
   async process(job, deps: DeliveryDeps, token) {
     const { deliveryId } = job.data;
-    const state = await deps.deliveries.state(deliveryId);
-    if (!state) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
-    if (ended(state.status)) return { status: state.status, skipped: true };
+    const d = await deps.deliveries.get(deliveryId);
+    if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
+    if (ended(d.status)) return { status: d.status, skipped: true };
     const retryIn = (at: number) => waitTurn(job, token, Math.max(0, at - Date.now()));
 
-    const orderingKey = state.ordering_key;
+    const orderingKey = d.ordering_key;
     if (!orderingKey) {
-      const d = await deps.deliveries.get(deliveryId);
-      if (!d || ended(d.status)) return { status: d?.status, skipped: true };
       if (d.retry_at && d.retry_at.getTime() > Date.now()) throw await retryIn(d.retry_at.getTime());
       const handled = await handleDelivery(deps, d, (end) => deps.deliveries.finishMany([end]));
       if (!handled.ended) throw await retryIn(handled.retryAt.getTime());
@@ -86,7 +88,7 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
     if (!lock) return { status: 'left to the key holder', orderingKey };
     let drained: Drained;
     try {
-      drained = await drainKey(deps, orderingKey, lock);
+      drained = await drainKey(deps, orderingKey, lock, d);
     } finally {
       await lock.release();
     }

@@ -198,11 +198,6 @@ export class DeliveryStore {
       .update({ last_error: clip(lastError), retry_at: retryAt, attempts: this.db.raw('attempts + 1'), failed_runs: this.db.raw('failed_runs + 1') });
   }
 
-  /** What a queued job needs to know of its delivery before taking its turn: no payload. */
-  async state(id: string): Promise<Pick<DeliveryRow, 'seq' | 'status' | 'ordering_key'> | null> {
-    return (await this.db<DeliveryRow>('webhook_deliveries').where({ delivery_id: id }).first('seq', 'status', 'ordering_key')) ?? null;
-  }
-
   /** Deliveries by seq, in seq order (those deleted meanwhile left out). */
   async getBySeqs(seqs: number[]): Promise<DeliveryRow[]> {
     if (!seqs.length) return [];
