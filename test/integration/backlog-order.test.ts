@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { DeliveryQueue } from '../../src/webhooks/delivery-queue.js';
 import type { DeliveryStore } from '../../src/webhooks/deliveries.js';
-import { orderingKey } from '../../src/gitea/events.js';
+import { orderingKey } from '../../src/webhooks/ordering-key.js';
 import { loadGiteaFixture } from '../support/gitea-delivery.js';
 import { createProject, createTask, dropTestState, eventually, startTestService, uniqueName, type TestService } from '../support/service.js';
 
