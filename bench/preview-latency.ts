@@ -11,7 +11,7 @@ const WARMUP = 3;
 
 /**
  * Latency from a `pull_request` opened webhook to the task's `task:ready_to_test` feed event, end to
- * end, against a running `all` service with its default settings (the preview debounce included):
+ * end, against a running `all` service with its default settings (a preview deploys at once):
  * signed delivery → ingest (MySQL) → webhooks queue → handler → deploy queue → preview-deploy job
  * (render, apply, rollout read, transition) → Redis feed. Kubernetes and Gitea are loopback servers
  * (test/support) that answer at once, so what is measured is aiworker's own path. Samples run one
