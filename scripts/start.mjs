@@ -6,10 +6,26 @@
 //   3. a build of the current sources is found, or made once (scripts/build.mjs);
 //   4. the service runs from that build, in this process (signals reach it directly).
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
-import { currentBuild, ROOT } from './build.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// npm start builds what it runs, so every dependency (the build tools included) must be there: a
+// checkout installed before a dependency was added gets the missing ones from the lockfile first.
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { dependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const missing = Object.keys(dependencies).filter((name) => !existsSync(join(root, 'node_modules', name, 'package.json')));
+if (missing.length) {
+  console.error(`aiworker: installing missing dependencies (${missing.join(', ')}) from package-lock.json`);
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-save'], { cwd: root, stdio: 'inherit' });
+  if (install.status !== 0) {
+    console.error(`aiworker: npm install failed; run npm ci, then npm start`);
+    process.exit(1);
+  }
+}
+
+const { tsImport } = await import('tsx/esm/api');
+const { currentBuild, ROOT } = await import('./build.mjs');
 
 const { loadConfig, ConfigError } = await tsImport('../src/config.ts', import.meta.url);
 try {
