@@ -7,6 +7,7 @@ import { CommandUsageError } from './commands/types.js';
 import { ignored, processed, type HandlerDeps, type HandlerResult, type WebhookContext, type WebhookHandler } from './types.js';
 import { taskForPull } from './lib/tasks.js';
 import { replyOnce } from './lib/reply-once.js';
+import { passAnswer } from './commands/answer.js';
 
 /** What comments use: commands (tasks, jobs), answers and the replies to both. */
 type CommentDeps = Pick<HandlerDeps, 'botLogin' | 'commandReplies' | 'replies' | 'permissions' | 'tasks' | 'jobs'>;
@@ -29,8 +30,7 @@ export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: C
   const commands = parseCommands(body, COMMAND_NAMES);
   if (!task) {
     if (commands.length) {
-      const recorded = await deps.commandReplies.of(ctx.id);
-      await replyOnce(ctx, deps, index, recorded, 0, async () => `@${author}, this ${c.isPull ? 'pull request' : 'issue'} is not linked to an aiworker task.`);
+      await replyOnce({ ctx, deps, index, produce: async () => `@${author}, this ${c.isPull ? 'pull request' : 'issue'} is not linked to an aiworker task.` });
       return processed('commands on an unlinked thread answered');
     }
     return ignored('not a task thread');
@@ -46,13 +46,16 @@ export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: C
       if (!text) return ignored('empty reply');
       mayAnswer = await deps.permissions.canWrite(ctx.project.repo, author);
     }
-    await replyOnce(ctx, deps, index, recorded, 0, async () => {
+    await replyOnce({
+      ctx,
+      deps,
+      index,
+      recorded,
       // Answering moves the task on, so it takes what a state-changing command takes.
-      if (!mayAnswer) {
-        return `Sorry @${author}, only people with write access to ${ctx.project.repo} can answer the question of task ${task.id}; your comment was not passed to the agent.`;
-      }
-      await deps.tasks.answer(task.id, plainText(body), { actor: author, source: 'gitea', deliveryId: ctx.id });
-      return `Thanks @${author}, your answer was passed to the agent working on task ${task.id}.`;
+      produce: async () =>
+        mayAnswer
+          ? passAnswer(deps, task, plainText(body), { author, deliveryId: ctx.id })
+          : `Sorry @${author}, only people with write access to ${ctx.project.repo} can answer the question of task ${task.id}; your comment was not passed to the agent.`,
     });
     if (recorded.has(0)) return processed(`reply of ${author} to task ${task.id} handled before`);
     return processed(mayAnswer ? `answer to task ${task.id} from ${author}` : `reply of ${author} to task ${task.id} refused (no write access)`);
@@ -62,7 +65,7 @@ export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: C
   let canWrite: boolean | null = null;
   for (const [position, parsed] of commands.entries()) {
     const command = findCommand(parsed.name)!;
-    await replyOnce(ctx, deps, index, recorded, position, async () => {
+    const produce = async () => {
       if (command.needsWrite && !(canWrite ??= await deps.permissions.canWrite(ctx.project.repo, author))) {
         return `Sorry @${author}, \`/${command.name}\` needs write access to ${ctx.project.repo}.`;
       }
@@ -74,7 +77,8 @@ export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: C
         if (err instanceof AppError) return `\`/${command.name}\` refused: ${err.message}`;
         throw err;
       }
-    });
+    };
+    await replyOnce({ ctx, deps, index, recorded, position, produce });
   }
   return processed(`${commands.length} command(s) by ${author}`);
 }

@@ -35,9 +35,12 @@ async function createTask(ctx: WebhookContext<IssueEvent>, deps: IssueDeps, why:
     deliveryId: ctx.id,
   });
   const id = task.id;
-  await replyOnce(ctx, deps, issue.number, await deps.commandReplies.of(ctx.id), 0, async () =>
-    `aiworker created task ${id} for this issue (asked by ${why}); an agent will pick it up. Its branch will be \`task-${id}-<slug>\`.`,
-  );
+  await replyOnce({
+    ctx,
+    deps,
+    index: issue.number,
+    produce: async () => `aiworker created task ${id} for this issue (asked by ${why}); an agent will pick it up. Its branch will be \`task-${id}-<slug>\`.`,
+  });
   return processed(`task ${id} created from issue #${issue.number} (${why})`);
 }
 
@@ -48,9 +51,7 @@ async function withdraw(ctx: WebhookContext<IssueEvent>, deps: IssueDeps): Promi
   const why = action === 'closed' ? `issue #${issue.number} was closed` : `issue #${issue.number} no longer asks for aiworker`;
   const cancelled = await deps.tasks.cancelUnstarted(task.id, { actor: sender.login, reason: why, deliveryId: ctx.id });
   if (!cancelled) return ignored(`${why}, but task ${task.id} is ${task.state}: work has started, so it stays`);
-  await replyOnce(ctx, deps, issue.number, await deps.commandReplies.of(ctx.id), 0, async () =>
-    `aiworker cancelled task ${task.id}: ${why} before an agent started on it.`,
-  );
+  await replyOnce({ ctx, deps, index: issue.number, produce: async () => `aiworker cancelled task ${task.id}: ${why} before an agent started on it.` });
   return processed(`task ${task.id} cancelled: ${why}`);
 }
 

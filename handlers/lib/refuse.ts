@@ -7,7 +7,7 @@ import { replyOnce } from './reply-once.js';
  */
 export async function refuse(ctx: WebhookContext, deps: Pick<HandlerDeps, 'commandReplies' | 'replies'>, index: number, text: string): Promise<void> {
   try {
-    await replyOnce(ctx, deps, index, await deps.commandReplies.of(ctx.id), 0, async () => text);
+    await replyOnce({ ctx, deps, index, produce: async () => text });
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'could not post refusal');
   }
