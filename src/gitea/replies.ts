@@ -37,11 +37,16 @@ export class Replier {
     return comment.id;
   }
 
-  /** The id of the comment on this issue or PR that carries `mark`, or null. */
-  async findMarked(project: Project, index: number, mark: string): Promise<number | null> {
+  /** The comment on this issue or PR that carries `mark`, or null. */
+  async findMarkedComment(project: Project, index: number, mark: string): Promise<{ id: number; body: string } | null> {
     if (!this.deps.api) return null;
     const comments = await this.deps.api.listComments(project.owner, project.repoName, index);
-    return comments.find((c) => c.body.includes(mark))?.id ?? null;
+    return comments.find((c) => c.body.includes(mark)) ?? null;
+  }
+
+  /** The id of the comment on this issue or PR that carries `mark`, or null. */
+  async findMarked(project: Project, index: number, mark: string): Promise<number | null> {
+    return (await this.findMarkedComment(project, index, mark))?.id ?? null;
   }
 
   /**

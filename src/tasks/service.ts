@@ -14,6 +14,15 @@ import { TaskClaims } from './claims.js';
 
 export type { TransitionOptions, TransitionResult } from './writer.js';
 
+export interface AskedQuestion {
+  questionId: number;
+  task: Task;
+  /** The question's Gitea comment, once noted. */
+  commentId: number | null;
+  /** Asked before by the same agent and still open: this call is a retry. */
+  repeated: boolean;
+}
+
 /** Told after an answer is committed, so waiting agents wake up (Redis pub/sub in production). */
 export interface AnswerNotifier {
   answered(taskId: number): Promise<void>;
@@ -105,9 +114,22 @@ export class TaskService extends TaskReads {
     return this.claims.claim({ agentId, actor, projectId });
   }
 
-  async ask(taskId: number, agentId: number | null, question: string, actor: string): Promise<{ questionId: number; task: Task }> {
+  /**
+   * Records an agent's question and moves the task to needs_input. The same question asked again by
+   * the same agent while it is still open is a retry of the call (its answer was lost, or posting
+   * the question on Gitea failed): the question recorded then is returned, `repeated`, with the id
+   * of its Gitea comment when that was noted.
+   */
+  async ask(taskId: number, agentId: number | null, question: string, actor: string): Promise<AskedQuestion> {
     return this.writer.run(async (tx) => {
       const row = await this.writer.lockRow(tx, taskId);
+      if (row.state === 'needs_input' && agentId !== null) {
+        const open = await tx.trx('task_questions').where({ task_id: taskId }).whereNull('answered_at').orderBy('id', 'desc').first();
+        if (open && open.agent_id === agentId && open.question === question) {
+          const commentId = open.gitea_comment_id === null ? null : Number(open.gitea_comment_id);
+          return { questionId: Number(open.id), task: toTask(row), commentId, repeated: true };
+        }
+      }
       if (row.state !== 'in_progress') {
         throw new TransitionError(taskId, row.state, 'needs_input', `task ${taskId} is ${row.state}: questions are asked while in_progress`);
       }
@@ -121,7 +143,7 @@ export class TaskService extends TaskReads {
         reason: question,
         payload: { taskId, question },
       });
-      return { questionId: Number(questionId), task };
+      return { questionId: Number(questionId), task, commentId: null, repeated: false };
     });
   }
 

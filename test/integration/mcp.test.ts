@@ -474,6 +474,10 @@ describe('MCP server', function () {
       await setTaskColumns(h.svc.deps, task.id, { pr_number: 21 });
       let posted = '';
       gitea()
+        // Any call may repeat one whose answer was lost: the comment is looked for before it is posted.
+        .get(`/api/v1/repos/${repo}/issues/21/comments`)
+        .query(true)
+        .reply(200, [], { 'X-Total-Count': '0' })
         .post(`/api/v1/repos/${repo}/issues/21/comments`, (body) => ((posted = body.body), true))
         .reply(201, (_uri, body: any) => giteaComment(7788, 21, body.body));
       expect(await callTool(a, 'add_comment', { taskId: task.id, body: 'Ready for review.' })).to.deep.equal({ commentId: 7788 });

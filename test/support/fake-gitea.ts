@@ -16,6 +16,12 @@ export interface FakeGitea {
   setPermission(login: string, permission: string): void;
   /** The repository's webhooks, kept and answered as Gitea does. */
   hooks: GiteaHookStore;
+  /**
+   * Decides, for each comment posted, whether its poster never learns how it went: `before` Gitea
+   * stores it (500, nothing posted) or `after` (stored, but the connection drops before the answer),
+   * which is what a poster dying mid-post leaves behind.
+   */
+  interruptComments: ((index: number) => 'before' | 'after' | null) | null;
   scope: nock.Scope;
   reset(): void;
 }
@@ -59,6 +65,7 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     edits: [],
     permissionAsks: [],
     setPermission: (login, permission) => permissions.set(login, permission),
+    interruptComments: null,
     scope: nock(GITEA_URL),
     hooks: new GiteaHookStore(GITEA_URL),
     reset() {
@@ -66,6 +73,7 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       state.comments.length = 0;
       state.edits.length = 0;
       state.permissionAsks.length = 0;
+      state.interruptComments = null;
     },
   };
   let nextId = 1000;
@@ -84,12 +92,16 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       return [200, { permission, role_name: permission, user: user(2, login) }];
     })
     .post(new RegExp(`^/api/v1/repos/${repo}/issues/(\\d+)/comments$`))
-    .reply((uri, body) => {
+    .reply(async (uri, body) => {
       const index = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
+      const interrupted = state.interruptComments?.(index) ?? null;
+      if (interrupted === 'before') return [500, { message: 'internal server error (test)', url: `${GITEA_URL}/api/swagger` }];
       const id = nextId++;
       const text = (body as { body: string }).body;
       const comment = { index, body: text, id };
       state.comments.push(comment);
+      // nock drops the connection when the reply fails.
+      if (interrupted === 'after') throw new Error('connection lost after Gitea stored the comment (test)');
       return [201, commentReply(repo, comment)];
     })
     .get(new RegExp(`^/api/v1/repos/${repo}/issues/(\\d+)/comments(\\?.*)?$`))

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { replyMark } from '../../gitea/replies.js';
 import { isGiteaStatus } from '../../gitea/client.js';
 import { branchName, taskIdFromBody } from '../../tasks/model.js';
 import type { McpDeps, RepoApi } from '../server.js';
@@ -78,22 +80,48 @@ export const createPr = defineTool({
   },
 });
 
+/** What tells one comment of an agent from another: its idempotency key, or else its text. */
+function commentKey(body: string, idempotencyKey: string | undefined): string {
+  return idempotencyKey ?? `body-${createHash('sha256').update(body).digest('hex').slice(0, 24)}`;
+}
+
 export const addComment = defineTool({
   name: 'add_comment',
-  description: "Post a comment on the pull request of a task you hold (or on its issue when there is no pull request). Returns {commentId}.",
+  description:
+    'Post a comment on the pull request of a task you hold (or on its issue when there is no pull request). Returns {commentId}. ' +
+    'Safe to retry: a call repeated with the same idempotencyKey (or, without one, the same body) finds the comment the first call ' +
+    'posted and returns its commentId instead of posting it again.',
   input: {
     taskId: taskIdField,
     body: z.string().trim().min(1).max(65_000).describe('The comment, in Markdown.'),
+    idempotencyKey: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)')
+      .optional()
+      .describe(
+        'Names this comment (e.g. a UUID you make per comment): calls with the same key on the same task post one comment. ' +
+          'Default: the body itself, so posting the very same text twice needs two different keys.',
+      ),
   },
   readOnly: false,
-  async run({ taskId, body }, { deps, agent, ownTask }) {
+  async run({ taskId, body, idempotencyKey }, { deps, agent, ownTask }) {
     const task = await ownTask(taskId);
     requireGitea(deps, 'comment');
     const index = task.prNumber ?? task.issueNumber;
     if (index === null) throw new ToolError(`task ${taskId} has neither a pull request nor an issue to comment on: open one with create_pr`);
     const project = await deps.projects.get(task.projectId);
     // The bot account posts it, so the comment says which agent wrote it.
-    const commentId = await deps.replies.post(project, index, `**Agent ${agent.name}** (task ${taskId}):\n\n${body}`);
+    const text = `**Agent ${agent.name}** (task ${taskId}):\n\n${body}`;
+    const mark = replyMark(`comment=task-${taskId}:agent-${agent.id}:${commentKey(body, idempotencyKey)}`);
+    // Any call may repeat one whose answer was lost after Gitea took the comment: look for it first.
+    const earlier = await deps.replies.findMarkedComment(project, index, mark);
+    if (earlier) {
+      if (idempotencyKey !== undefined && !earlier.body.includes(text)) {
+        throw new ToolError(`idempotencyKey ${idempotencyKey} was used for another comment on task ${taskId} (commentId ${earlier.id}): use a new key for a new comment`);
+      }
+      return { commentId: earlier.id };
+    }
+    const commentId = await deps.replies.post(project, index, text, mark);
     return { commentId };
   },
 });

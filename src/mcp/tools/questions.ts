@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { replyMark } from '../../gitea/replies.js';
+import type { AskedQuestion } from '../../tasks/service.js';
 import { defineTool, taskIdField, ToolError, type ToolContext } from './types.js';
 
 /** Stays inside the 60 s default request timeout of the MCP SDK clients. */
@@ -15,18 +17,23 @@ function questionComment(agentName: string, taskId: number, question: string): s
   );
 }
 
-/** Posts the question where people look; the question is stored either way, so a failed post is only logged. */
-async function postQuestion(ctx: ToolContext, taskId: number, questionId: number, question: string): Promise<void> {
+/**
+ * Posts the question where people look, marked with its id, once: a retry of the call looks for the
+ * mark first, since the call it repeats may have posted it without living to note the comment's id.
+ * The question is stored either way, so a failed post is only logged (asking again posts it).
+ */
+async function postQuestion(ctx: ToolContext, asked: AskedQuestion, question: string): Promise<void> {
   const { deps, agent } = ctx;
-  const task = await deps.tasks.get(taskId);
+  const { task, questionId } = asked;
   const index = task.prNumber ?? task.issueNumber;
-  if (index === null) return;
+  if (index === null || asked.commentId !== null) return;
   try {
     const project = await deps.projects.get(task.projectId);
-    const commentId = await deps.replies.post(project, index, questionComment(agent.name, taskId, question));
-    if (commentId !== null) await deps.tasks.recordQuestionComment(questionId, commentId, taskId);
+    const body = questionComment(agent.name, task.id, question);
+    const commentId = await deps.replies.postOnce(project, index, body, replyMark(`question=${questionId}`), asked.repeated);
+    if (commentId !== null) await deps.tasks.recordQuestionComment(questionId, commentId, task.id);
   } catch (err) {
-    deps.log.warn({ err, taskId, questionId }, 'question not posted on Gitea; it is visible in the API and the feed');
+    deps.log.warn({ err, taskId: task.id, questionId }, 'question not posted on Gitea; it is visible in the API and the feed');
   }
 }
 
@@ -34,7 +41,8 @@ export const askUserQuestion = defineTool({
   name: 'ask_user_question',
   description:
     'Ask a person a question about a task you hold. The task moves to needs_input and the question is posted on its pull request ' +
-    '(or its issue when there is no pull request). Wait for the answer with check_response. Returns {questionId}.',
+    '(or its issue when there is no pull request). Wait for the answer with check_response. Returns {questionId}. ' +
+    'Asking the same question again while it is open (a retry after a lost answer) returns the same questionId and posts it at most once.',
   input: {
     taskId: taskIdField,
     question: z.string().trim().min(1).max(10_000).describe('The question, in Markdown; make it answerable without other context.'),
@@ -42,9 +50,9 @@ export const askUserQuestion = defineTool({
   readOnly: false,
   async run({ taskId, question }, ctx) {
     await ctx.ownTask(taskId);
-    const { questionId } = await ctx.deps.tasks.ask(taskId, ctx.agent.id, question, ctx.actor);
-    await postQuestion(ctx, taskId, questionId, question);
-    return { questionId };
+    const asked = await ctx.deps.tasks.ask(taskId, ctx.agent.id, question, ctx.actor);
+    await postQuestion(ctx, asked, question);
+    return { questionId: asked.questionId };
   },
 });
 
