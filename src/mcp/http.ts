@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import { bearerToken } from '../request/credentials.js';
 import { mediaType, parseJson, readRawBody } from '../request/body.js';
 import { mcpServers, type McpDeps } from './server.js';
+import { directToolCall } from './direct-call.js';
 import type { HostRule } from '../access/origin.js';
 
 /** JSON-RPC has no codes for these; both sit in its implementation-defined server-error range, as the SDK's examples use them. */
@@ -18,12 +19,13 @@ function refuse(ctx: Context, status: number, code: number, message: string): vo
 }
 
 /**
- * Streamable HTTP at /mcp, stateless: each POST gets its own server and transport for the agent
- * its bearer token names, so any replica can answer any request and nothing lives between them.
+ * Streamable HTTP at /mcp, stateless: each POST is served for the agent its bearer token names, so
+ * any replica can answer any request and nothing lives between them. A single tools/call is
+ * answered directly (direct-call.ts); every other message gets its own SDK server and transport.
  */
 export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?: number }): Router {
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
-  const serverFor = mcpServers(deps);
+  const { callTool, serverFor } = mcpServers(deps);
   const router = new Router();
   router.all('/mcp', async (ctx) => {
     // The transport's DNS-rebinding rule, before anything else (the token is not even looked at).
@@ -57,6 +59,18 @@ export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?:
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       refuse(ctx, err.status, err.status === 400 ? ErrorCode.ParseError : ErrorCode.InvalidRequest, err.message);
+      return;
+    }
+
+    // A client that goes away aborts what its call waits on, as closing the SDK's transport would.
+    const call = directToolCall(message, ctx.req.headers);
+    if (call) {
+      const aborts = new AbortController();
+      ctx.res.once('close', () => aborts.abort());
+      const result = await callTool(agent, call.name, call.args, aborts.signal);
+      ctx.status = 200;
+      ctx.set('Content-Type', 'application/json');
+      ctx.body = JSON.stringify({ result, jsonrpc: '2.0', id: call.id });
       return;
     }
 

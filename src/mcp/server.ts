@@ -89,8 +89,17 @@ async function runTool(tool: Tool, args: unknown, deps: McpDeps, agent: Agent, s
   }
 }
 
+/** Runs one tool call as an agent: the one place a call is resolved, its arguments parsed and the tool run. */
+export type ToolCaller = (agent: Agent, name: string, args: unknown, signal: AbortSignal) => Promise<CallToolResult>;
+
 /** Makes the MCP server of one agent; everything that does not depend on the agent is built once, by mcpServers. */
 export type McpServerFactory = (agent: Agent) => Server;
+
+/** What every MCP server of a process shares: the tool caller and a factory of servers over it. */
+export interface McpEndpoint {
+  callTool: ToolCaller;
+  serverFor: McpServerFactory;
+}
 
 /**
  * Builds once what every MCP server of this process shares (the tool list, argument parsers, the
@@ -98,27 +107,29 @@ export type McpServerFactory = (agent: Agent) => Server;
  * per request is then a few objects: Streamable HTTP without sessions needs one per request, since a
  * server speaks on one transport at a time.
  */
-export function mcpServers(deps: McpDeps, tools: readonly Tool[] = TOOLS): McpServerFactory {
+export function mcpServers(deps: McpDeps, tools: readonly Tool[] = TOOLS): McpEndpoint {
   const toolset = new Toolset(tools);
   const listAnswer = { tools: toolset.listed };
   // The SDK builds an Ajv instance per server unless given one (milliseconds each): one serves all.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
-  return (agent) => {
+  const callTool: ToolCaller = async (agent, name, args, signal) => {
+    const resolved = toolset.resolve(name, args);
+    if ('error' in resolved) return resolved.error;
+    return runTool(resolved.tool, resolved.args, deps, agent, signal);
+  };
+  const serverFor: McpServerFactory = (agent) => {
     const server = new Server(
       { name: 'aiworker', version: pkg.version },
       { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS, jsonSchemaValidator },
     );
     server.setRequestHandler(ListToolsRequestSchema, () => listAnswer);
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const resolved = toolset.resolve(request.params.name, request.params.arguments);
-      if ('error' in resolved) return resolved.error;
-      return runTool(resolved.tool, resolved.args, deps, agent, extra.signal);
-    });
+    server.setRequestHandler(CallToolRequestSchema, (request, extra) => callTool(agent, request.params.name, request.params.arguments, extra.signal));
     return server;
   };
+  return { callTool, serverFor };
 }
 
 /** An MCP server speaking for one authenticated agent; every tool acts as that agent. */
 export function createMcpServer(deps: McpDeps, agent: Agent): Server {
-  return mcpServers(deps)(agent);
+  return mcpServers(deps).serverFor(agent);
 }
