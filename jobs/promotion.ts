@@ -1,5 +1,7 @@
 import { GiteaError, isGiteaStatus, type GiteaClient, type GiteaPullRequest } from '../src/gitea/client.js';
 import type { MergeOutcome } from '../src/merges/runs.js';
+import { replyMark } from '../src/gitea/replies.js';
+import { mayHaveRunBefore } from '../src/queue/attempts.js';
 import type { Project } from '../src/projects/service.js';
 import type { Task } from '../src/tasks/model.js';
 import { runMergeJob, unmergeableReason } from './lib/merge-run.js';
@@ -96,7 +98,10 @@ export const promotion: JobDefinition<PromotionData> = {
         if (!mergedAnyway) {
           const reason = await unmergeableReason(gitea, project, pull.number, err, defaultBranch);
           if (reason === null) throw err;
-          await deps.replies.post(project, pull.number, `Could not promote \`${stagingBranch}\` to \`${defaultBranch}\`: ${reason}. Resolve it and promote again.`);
+          // Once per staging head: a run after one that may have posted it (retried, or taken over from a worker that died) looks first.
+          const mark = replyMark(`promotion=${pull.head.sha}`);
+          const text = `Could not promote \`${stagingBranch}\` to \`${defaultBranch}\`: ${reason}. Resolve it and promote again.`;
+          await deps.replies.postOnce(project, pull.number, text, mark, mayHaveRunBefore(job));
           return { status: 'conflicts', merged: [], conflicts: [{ prNumber: pull.number, reason }], skipped: [], revision: null, taskIds };
         }
       }

@@ -1,4 +1,7 @@
+import type { Job } from 'bullmq';
 import { GiteaError } from '../src/gitea/client.js';
+import { replyMark } from '../src/gitea/replies.js';
+import { mayHaveRunBefore } from '../src/queue/attempts.js';
 import { TransitionError } from '../src/errors.js';
 import type { ConflictEntry, MergedEntry, MergeOutcome, SkippedEntry } from '../src/merges/runs.js';
 import type { Project } from '../src/projects/service.js';
@@ -34,21 +37,51 @@ function conflictComment(project: Project, task: Task, reason: string): string {
   ].join('\n');
 }
 
-/** Sends a task Gitea could not merge back to its agent, saying why on the PR and in the task's feedback. */
-async function sendBack(deps: Deps, jobId: string, project: Project, task: Task, prNumber: number, reason: string): Promise<void> {
+/** One failed merge of a task's pull request, at the head that was tried. */
+interface Conflict {
+  task: Task;
+  prNumber: number;
+  reason: string;
+  headSha: string;
+}
+
+/**
+ * Says on the PR why it was not merged, once per task and head: a run of the job after one that
+ * may have posted it (retried, or taken over from a worker that died) looks for its mark first.
+ */
+async function commentConflict(deps: Deps, job: Job, project: Project, c: Conflict): Promise<void> {
+  try {
+    const mark = replyMark(`merge-conflict=task-${c.task.id}:${c.headSha}`);
+    await deps.replies.postOnce(project, c.prNumber, conflictComment(project, c.task, c.reason), mark, mayHaveRunBefore(job));
+  } catch (err) {
+    // The state change and the feedback are recorded; a lost comment must not re-run the train.
+    deps.log.warn({ err, taskId: c.task.id, prNumber: c.prNumber }, 'could not comment on the conflicting pull request');
+  }
+}
+
+/**
+ * Sends a task Gitea could not merge back to its agent, saying why in the task's feedback and on
+ * the PR. The feedback comes first: a run of the job that finds it knows this job sent the task
+ * back, and only says so on the PR if that is still missing.
+ */
+async function sendBack(deps: Deps, job: Job, project: Project, c: Conflict): Promise<void> {
+  const { task, reason } = c;
+  await deps.tasks.addFeedback(task.id, { kind: 'merge_conflict', author: ACTOR, body: reason, deliveryId: job.id!, headSha: c.headSha });
   try {
     await deps.tasks.transition(task.id, 'in_progress', { source: 'system', actor: ACTOR, reason: `merge into ${project.stagingBranch} failed: ${reason}` });
   } catch (err) {
     // Someone moved the task meanwhile (new commits, a rejection): it is out of the train either way.
     if (!(err instanceof TransitionError)) throw err;
   }
-  await deps.tasks.addFeedback(task.id, { kind: 'merge_conflict', author: ACTOR, body: reason, deliveryId: jobId });
-  try {
-    await deps.replies.post(project, prNumber, conflictComment(project, task, reason));
-  } catch (err) {
-    // The state change and the feedback are recorded; a lost comment must not re-run the train.
-    deps.log.warn({ err, taskId: task.id, prNumber }, 'could not comment on the conflicting pull request');
-  }
+  await commentConflict(deps, job, project, c);
+}
+
+/** The conflict an earlier run of this job sent the task back for, if it did. */
+async function earlierConflict(deps: Deps, job: Job, task: Task, prNumber: number): Promise<Conflict | null> {
+  if (!mayHaveRunBefore(job)) return null;
+  const recorded = await deps.tasks.feedbackOf(task.id, job.id!);
+  if (recorded?.kind !== 'merge_conflict') return null;
+  return { task, prNumber, reason: recorded.body, headSha: recorded.headSha ?? task.headSha ?? '' };
 }
 
 /**
@@ -95,6 +128,13 @@ export const stagingMerge: JobDefinition<StagingMergeData> = {
           continue;
         }
         if (task.state !== 'approved') {
+          // Sent back by an earlier run of this job, which may not have lived to say so on the PR.
+          const earlier = await earlierConflict(deps, job, task, prNumber);
+          if (earlier) {
+            conflicts.push({ taskId: task.id, prNumber, reason: earlier.reason });
+            await commentConflict(deps, job, project, earlier);
+            continue;
+          }
           skip(`is ${task.state}, not approved`);
           continue;
         }
@@ -107,9 +147,10 @@ export const stagingMerge: JobDefinition<StagingMergeData> = {
           skip(`the pull request targets ${pull.base.ref}, not ${project.stagingBranch}`);
           continue;
         }
+        // The approved head: if the PR moved since, Gitea refuses with 409 instead of merging unreviewed code.
+        const headSha = task.headSha ?? pull.head.sha;
         try {
-          // The approved head: if the PR moved since, Gitea refuses with 409 instead of merging unreviewed code.
-          await gitea.mergePull(owner, repoName, prNumber, { style: project.mergeStyle, headCommitId: task.headSha ?? pull.head.sha });
+          await gitea.mergePull(owner, repoName, prNumber, { style: project.mergeStyle, headCommitId: headSha });
         } catch (err) {
           if (!(err instanceof GiteaError)) throw err;
           // A response lost after Gitea merged comes back as 405 on the client's retry.
@@ -125,7 +166,7 @@ export const stagingMerge: JobDefinition<StagingMergeData> = {
           const reason = await unmergeableReason(gitea, project, prNumber, err, project.stagingBranch);
           if (reason === null) throw err;
           conflicts.push({ taskId: task.id, prNumber, reason });
-          await sendBack(deps, job.id!, project, task, prNumber, reason);
+          await sendBack(deps, job, project, { task, prNumber, reason, headSha });
           continue;
         }
         merged.push({ taskId: task.id, prNumber });

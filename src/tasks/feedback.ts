@@ -40,6 +40,12 @@ export class FeedbackStore {
     return Number(stored.id);
   }
 
+  /** What a delivery (or a job, by its id) stored for the task, if anything. */
+  async of(taskId: number, deliveryId: string): Promise<{ kind: string; body: string; headSha: string | null } | null> {
+    const row = await this.deps.db('task_feedback').where({ task_id: taskId, delivery_id: deliveryId }).first('kind', 'body', 'head_sha');
+    return row ? { kind: row.kind, body: row.body, headSha: row.head_sha } : null;
+  }
+
   async get(id: number): Promise<{ id: number; taskId: number; kind: string; author: string | null; body: string; commentsFetched: boolean } | null> {
     const row = await this.deps.db('task_feedback').where({ id }).first();
     if (!row) return null;

@@ -186,6 +186,11 @@ export class TaskService extends TaskReads {
     return this.feedback.add(taskId, fb);
   }
 
+  /** The feedback a delivery, or a job by its id, stored for the task; null when it stored none. */
+  feedbackOf(taskId: number, deliveryId: string): ReturnType<FeedbackStore['of']> {
+    return this.feedback.of(taskId, deliveryId);
+  }
+
   /** A review's line comments, fetched from Gitea for feedback stored before: see src/tasks/feedback.ts. */
   get reviewComments(): Pick<FeedbackStore, 'get' | 'attachedReviews' | 'attachComments'> {
     return this.feedback;

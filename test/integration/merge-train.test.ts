@@ -500,6 +500,43 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       expect(again.result.skipped.map((s: any) => s.reason)).to.deep.equal(['already merged', 'already merged']);
     });
 
+    it('a run after one that sent tasks back posts each conflict comment once: the missing one now, the one Gitea took not again', async () => {
+      const { project: p, fake } = await project();
+      const unsaid = await approvedTask(p.id, fake, 81);
+      const taken = await approvedTask(p.id, fake, 82);
+      const last = await approvedTask(p.id, fake, 83);
+      fake.script('POST /pulls/81/merge', [409, CONFLICT_409]);
+      fake.script('POST /pulls/82/merge', [409, CONFLICT_409]);
+      // The first attempt's comment on #81 never reaches Gitea; Gitea takes the one on #82, but its
+      // answer is lost: both are what a worker dying mid-post leaves. Then the attempt fails on #83.
+      const interrupted = new Set<number>();
+      comments.interruptComments = (index) => {
+        if (interrupted.has(index)) return null;
+        interrupted.add(index);
+        return index === 81 ? 'before' : index === 82 ? 'after' : null;
+      };
+      fake.script('GET /pulls/83', [403, { message: 'token does not have at least one of required scope(s): [read:repository]', url: '' }]);
+
+      const { jobId, result } = await train([unsaid.id, taken.id, last.id]);
+
+      expect((await svc.queues.get('merge').getJob(jobId))!.attemptsMade, 'ran twice').to.equal(2);
+      const reason = 'its changes conflict with `staging` in `src/login.ts`';
+      expect(result.conflicts).to.deep.equal([
+        { taskId: unsaid.id, prNumber: 81, reason },
+        { taskId: taken.id, prNumber: 82, reason },
+      ]);
+      expect(result.merged).to.deep.equal([{ taskId: last.id, prNumber: 83 }]);
+      expect(comments.comments.map((c) => c.index)).to.have.members([81, 82]);
+      expect(comments.comments).to.have.length(2);
+      for (const t of [unsaid, taken]) {
+        const mine = comments.comments.filter((c) => c.body.includes(`<!-- aiworker:merge-conflict=task-${t.id}:${t.headSha} -->`));
+        expect(mine, `the conflict comment of task ${t.id}`).to.have.length(1);
+        expect(await stateOf(t.id)).to.equal('in_progress');
+        const detail = (await svc.api('GET', `/api/tasks/${t.id}`)).body;
+        expect(detail.feedback.map((f: any) => [f.kind, f.headSha])).to.deep.equal([['merge_conflict', t.headSha]]);
+      }
+    });
+
     it('skips tasks that left approved after the request, with the reason', async () => {
       const { project: p, fake } = await project();
       const t = await approvedTask(p.id, fake, 51);
@@ -578,6 +615,28 @@ describe('staging merge train, promotion and Argo CD sync', function () {
       expect(await stateOf(staged.id)).to.equal('production');
       const history = (await svc.api('GET', `/api/projects/${p.id}/merges`)).body;
       expect(history.merges[0]).to.deep.include({ kind: 'promotion', status: 'succeeded', taskIds: [staged.id] });
+    });
+
+    it('a promotion Gitea refuses is said once on its PR, even when the run that said it did not learn so', async () => {
+      const { project: p, fake } = await project();
+      const stagingHead = nextSha();
+      fake.branches.set('staging', stagingHead);
+      fake.addPull({ number: 95, head: 'staging', headSha: stagingHead, base: 'main' });
+      // Both attempts hear the conflict; Gitea takes the first attempt's comment but its answer is lost, so that attempt fails.
+      fake.script('POST /pulls/95/merge', [409, CONFLICT_409], [409, CONFLICT_409]);
+      let interrupted = false;
+      comments.interruptComments = () => (interrupted ? null : ((interrupted = true), 'after'));
+
+      const res = await svc.api('POST', `/api/projects/${p.id}/promote`);
+      const { state, job } = await finished('merge', res.body.jobId);
+
+      expect(state, job.failedReason).to.equal('completed');
+      expect(job.attemptsMade, 'ran twice').to.equal(2);
+      expect(fake.mergeCalls.map((c) => c.number)).to.deep.equal([95, 95]);
+      expect(job.returnvalue).to.deep.include({ status: 'conflicts', prNumber: 95 });
+      expect(comments.comments).to.have.length(1);
+      expect(comments.comments[0]).to.include({ index: 95 });
+      expect(comments.comments[0]!.body).to.include('Could not promote `staging` to `main`').and.include(`<!-- aiworker:promotion=${stagingHead} -->`);
     });
 
     it('finishes with "nothing to promote" when staging has nothing main lacks', async () => {
