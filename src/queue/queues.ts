@@ -12,7 +12,17 @@ export interface QueueOptions {
 
 export const bullPrefix = (prefix: string) => `${prefix}:bull`;
 
-/** BullMQ job ids may not contain ':'; ids are built from business keys so enqueueing is idempotent. */
+/**
+ * A BullMQ job id (no ':' allowed) from its parts. Where a repeated request is the same work, the
+ * parts are its business key and a repeat joins the job already there: a delivery's job, a sync of
+ * one revision, one review's line comments, one announcement per backlog event. A teardown, a merge
+ * train, a promotion, a preview deploy and a sync of no known revision may rightly be asked for again
+ * once an earlier one has finished, so JobScheduler adds the time (and a random part where two
+ * requests in one millisecond may differ) to their key: BullMQ keeps finished jobs for a day and
+ * silently drops an add whose id it still keeps. For those, repeats are harmless because the job is
+ * recorded in the MySQL outbox under its id once (recovery queues it again under that id), the
+ * processor re-reads state and converges, and preview deploys share a deduplication id (the task).
+ */
 export const jobId = (...parts: Array<string | number>) => parts.map((p) => String(p).replace(/[^A-Za-z0-9_.-]/g, '_')).join('-');
 
 /**

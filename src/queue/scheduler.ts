@@ -22,6 +22,13 @@ const BACKOFF_MS = 2000;
 const kept = { removeOnComplete: { age: 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600, count: 1000 } } as const;
 
 /**
+ * The id of a job that may rightly be asked for again after an earlier one finished: its business
+ * key, the time and a random part, since BullMQ drops an add whose id a kept finished job still has
+ * (see jobId). The outbox records the request under this id, so recovery never doubles it.
+ */
+const requestJobId = (...key: Array<string | number>) => jobId(...key, Date.now(), Math.random().toString(36).slice(2, 8));
+
+/**
  * Queues a job the outbox records; `added` is false when it joined a job already there. Joining a
  * waiting job settles the record (that job runs); a request kept to follow a running job
  * (keepLastIfActive) keeps its record until a later run serves it (JobOutbox.servedBy).
@@ -74,10 +81,9 @@ export class JobScheduler {
    * newest head.
    */
   async deployPreview(taskId: number, reason: string): Promise<string> {
-    const requestedAt = Date.now();
-    const data: PreviewDeployRequest = { taskId, reason, requestedAt };
+    const data: PreviewDeployRequest = { taskId, reason, requestedAt: Date.now() };
     return this.enqueue('deploy', 'preview-deploy', data, {
-      jobId: jobId('preview', taskId, requestedAt, Math.random().toString(36).slice(2, 8)),
+      jobId: requestJobId('preview', taskId),
       deduplication: { id: jobId('preview', taskId), keepLastIfActive: true },
       ...this.retried,
       ...kept,
@@ -85,7 +91,7 @@ export class JobScheduler {
   }
 
   async teardownPreview(taskId: number, reason: string): Promise<string> {
-    return this.enqueue('deploy', 'preview-teardown', { taskId, reason }, { jobId: jobId('teardown', taskId, Date.now()), ...this.retried, ...kept });
+    return this.enqueue('deploy', 'preview-teardown', { taskId, reason }, { jobId: requestJobId('teardown', taskId), ...this.retried, ...kept });
   }
 
   async syncEnvironment(projectId: number, environment: Environment, revision: string | null, taskIds: number[] = []): Promise<string> {
@@ -93,7 +99,8 @@ export class JobScheduler {
       'deploy',
       'environment-sync',
       { projectId, environment, revision, taskIds },
-      { jobId: jobId('sync', projectId, environment, revision ?? Date.now()), ...this.retried, ...kept },
+      // One revision is one sync (the push Gitea sends for a train's merge joins the train's own).
+      { jobId: revision ? jobId('sync', projectId, environment, revision) : requestJobId('sync', projectId, environment), ...this.retried, ...kept },
     );
   }
 
@@ -102,7 +109,7 @@ export class JobScheduler {
       'merge',
       'staging-merge',
       { projectId, taskIds, requestedBy },
-      { jobId: jobId('merge', projectId, Date.now(), Math.random().toString(36).slice(2, 8)), ...this.retried, ...kept },
+      { jobId: requestJobId('merge', projectId), ...this.retried, ...kept },
     );
   }
 
@@ -111,7 +118,7 @@ export class JobScheduler {
       'merge',
       'promotion',
       { projectId, requestedBy },
-      { jobId: jobId('promote', projectId, Date.now()), ...this.retried, ...kept },
+      { jobId: requestJobId('promote', projectId), ...this.retried, ...kept },
     );
   }
 
