@@ -65,6 +65,7 @@ export class GiteaClient {
   createBranch(owner: string, repo: string, newBranch: string, fromRef?: string): Promise<GiteaBranch> {
     return this.#http.json('POST', `${repoPath(owner, repo)}/branches`, {
       body: { new_branch_name: newBranch, old_ref_name: fromRef },
+      repeatSafe: 'Gitea refuses a second one: 409, the branch exists',
     });
   }
 
@@ -117,6 +118,7 @@ export class GiteaClient {
   ): Promise<GiteaPullRequest> {
     return this.#http.json('POST', `${repoPath(owner, repo)}/pulls`, {
       body: { head: o.head, base: o.base, title: o.title, body: o.body },
+      repeatSafe: 'Gitea refuses a second one: 409, an open PR from head to base exists',
     });
   }
 
@@ -139,6 +141,7 @@ export class GiteaClient {
         head_commit_id: o.headCommitId,
         delete_branch_after_merge: o.deleteBranchAfterMerge,
       },
+      repeatSafe: 'Gitea refuses to merge twice: 405, the pull request is merged',
     });
   }
 
@@ -172,7 +175,7 @@ export class GiteaClient {
 
   /** PRs are issues here: `index` is the PR number. */
   createComment(owner: string, repo: string, index: number, body: string): Promise<GiteaComment> {
-    return this.#http.json('POST', `${repoPath(owner, repo)}/issues/${index}/comments`, { body: { body }, notRepeatable: true });
+    return this.#http.json('POST', `${repoPath(owner, repo)}/issues/${index}/comments`, { body: { body } });
   }
 
   editComment(owner: string, repo: string, commentId: number, body: string): Promise<GiteaComment> {
@@ -188,7 +191,10 @@ export class GiteaClient {
     const raw = await this.#http.json<Omit<GiteaCommitStatus, 'state' | 'status'> & Partial<Pick<GiteaCommitStatus, 'state' | 'status'>>>(
       'POST',
       `${repoPath(owner, repo)}/statuses/${seg(sha)}`,
-      { body: { state: o.state, context: o.context, description: o.description, target_url: o.targetUrl } },
+      {
+        body: { state: o.state, context: o.context, description: o.description, target_url: o.targetUrl },
+        repeatSafe: "a commit's status is the latest of its context: the same one twice reads as once",
+      },
     );
     // The response calls it `status`; expose both names with the same value.
     const state = raw.status ?? raw.state ?? o.state;
@@ -216,7 +222,7 @@ export class GiteaClient {
 
   /** Labels by id or by name; Gitea accepts either. */
   addLabels(owner: string, repo: string, index: number, labels: Array<string | number>): Promise<GiteaLabel[]> {
-    return this.#http.json('POST', `${repoPath(owner, repo)}/issues/${index}/labels`, { body: { labels } });
+    return this.#http.json('POST', `${repoPath(owner, repo)}/issues/${index}/labels`, { body: { labels }, repeatSafe: 'labels already set stay set' });
   }
 
   /** Every webhook of the repository, page by page (Gitea caps a page at its MAX_RESPONSE_ITEMS). */

@@ -73,10 +73,14 @@ export function isGiteaStatus(err: unknown, status: number): err is GiteaError {
 export interface CallOptions {
   body?: unknown;
   /**
-   * A call that must not be repeated once Gitea may have acted on it (creating a comment posts it
-   * again): retried only on 429, which is answered before anything is done.
+   * Why this POST may be sent again after Gitea may have acted on it. A POST is not idempotent: after
+   * a 5xx, a timeout or a lost connection the first one may have done its work, and a second could
+   * do it twice (a comment posted twice, a second webhook), so by default a POST is retried only
+   * after an answer Gitea gives before acting (429, or 405 "try again later"). A POST whose repeat
+   * Gitea refuses (an existing branch or pull request: 409; a merged one: 405) or that changes
+   * nothing the second time (labels already set) says so here and is retried like any call.
    */
-  notRepeatable?: boolean;
+  repeatSafe?: string;
   /** extra explanation appended to the error for a given status */
   hints?: Partial<Record<number, string>>;
 }
@@ -155,7 +159,7 @@ export class GiteaTransport {
       if (result.ok) return result.reply;
       const { error } = result;
       if (!error.retryable || attempt > this.#retries) throw error;
-      if (opts.notRepeatable && error.status !== 429) throw error;
+      if (method === 'POST' && !opts.repeatSafe && !answeredBeforeActing(error)) throw error;
       const backoff = this.#retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       const delayMs = Math.round(Math.max(backoff, Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS)));
       this.logger?.warn({ method, path, status: error.status, attempt, delayMs, err: error.message }, 'Gitea request failed, retrying');
@@ -212,9 +216,17 @@ export class GiteaTransport {
 }
 
 function isRetryable(status: number, giteaMessage: string): boolean {
-  if (status >= 500 || status === 429) return true;
-  // Gitea answers a merge with 405 "Please try again later" while it still computes mergeability.
-  return status === 405 && /try again later/i.test(giteaMessage);
+  return status >= 500 || isTryLater(status, giteaMessage);
+}
+
+/** 429, and the 405 "Please try again later" Gitea answers a merge with while it still computes mergeability. */
+function isTryLater(status: number, giteaMessage: string): boolean {
+  return status === 429 || (status === 405 && /try again later/i.test(giteaMessage));
+}
+
+/** A refusal Gitea answers before doing anything, so that the call may be sent again whatever it is. */
+function answeredBeforeActing(error: GiteaError): boolean {
+  return error.status !== null && isTryLater(error.status, error.giteaMessage);
 }
 
 function errorMessage(text: string): string {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import assert from 'node:assert/strict';
 import nock from 'nock';
@@ -481,6 +482,36 @@ describe('GiteaClient', () => {
       assert.equal((await makeClient().createComment('acme', 'webapp', 3, 'Preview is ready')).id, 102);
       scope.done();
     });
+
+    // Every POST the client makes, and how often a 502 (Gitea may have acted) lets it be sent.
+    const posts: Array<[name: string, path: string, call: (c: GiteaClient) => Promise<unknown>, attempts: number]> = [
+      ['createComment', `${REPO}/issues/3/comments`, (c) => c.createComment('acme', 'webapp', 3, 'hi'), 1],
+      ['createHook', `${REPO}/hooks`, (c) => c.createHook('acme', 'webapp', { type: 'gitea', config: { url: 'https://a.example.com/h', content_type: 'json', secret: 's' }, events: [], active: true, branch_filter: '*' }), 1],
+      ['createBranch (a repeat meets 409)', `${REPO}/branches`, (c) => c.createBranch('acme', 'webapp', 'staging', 'main'), 3],
+      ['createPull (a repeat meets 409)', `${REPO}/pulls`, (c) => c.createPull('acme', 'webapp', { head: 'h', base: 'staging', title: 't' }), 3],
+      ['mergePull (a repeat meets 405)', `${REPO}/pulls/3/merge`, (c) => c.mergePull('acme', 'webapp', 3, { style: 'merge' }), 3],
+      ['setCommitStatus (the latest of a context counts)', `${REPO}/statuses/${SHA}`, (c) => c.setCommitStatus('acme', 'webapp', SHA, { state: 'pending', context: 'x' }), 3],
+      ['addLabels (a set)', `${REPO}/issues/3/labels`, (c) => c.addLabels('acme', 'webapp', 3, ['aiworker']), 3],
+    ];
+    it('lists every POST the client makes in the table above', () => {
+      const source = readFileSync(new URL('../../src/gitea/client.ts', import.meta.url), 'utf8');
+      assert.equal(source.match(/'POST'/g)?.length, posts.length);
+    });
+    for (const [name, path, call, attempts] of posts) {
+      it(`${name}: a 502 is sent ${attempts === 1 ? 'once, never repeated' : `again (${attempts} attempts with 2 retries)`}`, async () => {
+        let calls = 0;
+        gitea({ json: true })
+          .post(path)
+          .times(5)
+          .reply(() => {
+            calls++;
+            return [502, 'Bad Gateway'];
+          });
+        const err = await rejection(call(makeClient({ retries: 2 })));
+        assert.equal(err.status, 502);
+        assert.equal(calls, attempts);
+      });
+    }
 
     it('retries a 429', async () => {
       const scope = gitea()
