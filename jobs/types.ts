@@ -44,5 +44,6 @@ export interface JobDefinition<D = Record<string, unknown>> {
   queue: QueueName;
   /** The BullMQ job name this processor runs. */
   name: string;
-  process(job: Job<D>, deps: JobDeps, token?: string): Promise<unknown>;
+  /** `stopping` is aborted when this process's workers begin to close: a long job hands its work on. */
+  process(job: Job<D>, deps: JobDeps, token?: string, stopping?: AbortSignal): Promise<unknown>;
 }

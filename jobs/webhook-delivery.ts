@@ -5,11 +5,6 @@ import { handleDelivery, type DeliveryDeps } from './lib/delivery-handling.js';
 import type { JobDefinition } from './types.js';
 
 /**
- * How long one job handles a key's deliveries before handing the key on: long enough that handing
- * on costs nothing measurable, short enough that a worker shutting down finishes within its grace.
- */
-const DRAIN_SLICE_MS = 1000;
-/**
  * Pending deliveries of a key read per query, payloads included: a round trip per batch instead of
  * per delivery, and a bounded amount of payload in memory (at most this many webhook bodies).
  */
@@ -17,7 +12,7 @@ const BATCH = 20;
 
 const ended = (status: DeliveryStatus) => (FINISHED_STATUSES as readonly string[]).includes(status);
 
-/** Why a drain stopped: nothing pending, its slice is used up (or its hold lost), or the oldest delivery waits for a retry. */
+/** Why a drain stopped: nothing pending, its worker is closing (or its hold was lost), or the oldest delivery waits for a retry. */
 type Drained = { next: 'nothing' } | { next: 'continue' } | { next: 'retry'; at: number };
 
 /**
@@ -27,8 +22,7 @@ type Drained = { next: 'nothing' } | { next: 'continue' } | { next: 'retry'; at:
  * worker died) leaves them pending, and the next holder runs them again, oldest first: handlers
  * are idempotent, so they converge, in order.
  */
-async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock, own: DeliveryRow): Promise<Drained> {
-  const until = Date.now() + DRAIN_SLICE_MS;
+async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock, own: DeliveryRow | null, stopping?: AbortSignal): Promise<Drained> {
   const ends: DeliveryEnd[] = [];
   const record = async (end: DeliveryEnd) => void ends.push(end);
   let after = 0;
@@ -40,9 +34,9 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock,
       after = seqs.at(-1)!;
       // Only the key's holder ends its deliveries, so what is read here stays true while it holds
       // the key; the job's own delivery, read just before it took the key, is the usual lone one.
-      const rows = seqs.length === 1 && seqs[0] === Number(own.seq) ? [own] : await deps.deliveries.getBySeqs(seqs);
+      const rows = own && seqs.length === 1 && seqs[0] === Number(own.seq) ? [own] : await deps.deliveries.getBySeqs(seqs);
       for (const d of rows) {
-        if (lock.lost || Date.now() > until) return { next: 'continue' };
+        if (lock.lost || stopping?.aborted) return { next: 'continue' };
         if (ended(d.status)) continue;
         // A delivery's later ones wait while it does: order before throughput.
         if (d.retry_at && d.retry_at.getTime() > Date.now()) return { next: 'retry', at: d.retry_at.getTime() };
@@ -62,14 +56,16 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock,
  * The job of one delivery. Deliveries with an ordering key (a task, PR, issue or branch) are
  * handled per key: the job that takes the key's lock handles the key's pending deliveries in
  * stored order, its own among them, and a job that finds the key taken leaves its delivery to
- * the holder. After letting go, the holder looks again and runs once more if anything is pending,
- * so a delivery whose job found the key taken is never left behind; a holder that dies keeps its
- * job, which BullMQ runs again once the worker's hold on it lapses.
+ * the holder. The holder drains until nothing of the key is pending, at the rate its handlers
+ * allow; after letting go it looks again and drains once more if anything came meanwhile, so a
+ * delivery whose job found the key taken is never left behind. A worker closing stops the drain
+ * at the next delivery and leaves the job delayed, for the next worker; a holder that dies keeps
+ * its job, which BullMQ runs again once the worker's hold on it lapses.
  */
 export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
   queue: 'webhooks',
   name: 'delivery',
-  async process(job, deps: DeliveryDeps, token) {
+  async process(job, deps: DeliveryDeps, token, stopping) {
     const { deliveryId } = job.data;
     const d = await deps.deliveries.get(deliveryId);
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
@@ -84,17 +80,24 @@ export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
       return { status: 'handled' };
     }
 
-    const lock = await acquireLock(deps.redis, lockKeys.ordering(deps.redisPrefix, orderingKey), jobOwner(job));
-    if (!lock) return { status: 'left to the key holder', orderingKey };
-    let drained: Drained;
-    try {
-      drained = await drainKey(deps, orderingKey, lock, d);
-    } finally {
-      await lock.release();
+    const key = lockKeys.ordering(deps.redisPrefix, orderingKey);
+    for (let own: DeliveryRow | null = d; ; own = null) {
+      const lock = await acquireLock(deps.redis, key, jobOwner(job));
+      if (!lock) return { status: 'left to the key holder', orderingKey };
+      let drained: Drained;
+      try {
+        drained = await drainKey(deps, orderingKey, lock, own, stopping);
+      } finally {
+        await lock.release();
+      }
+      if (drained.next === 'retry') throw await retryIn(drained.at);
+      // Its worker is closing (or the hold lapsed): the job waits in the delayed set for whoever runs next.
+      if (drained.next === 'continue') throw await retryIn(0);
+      // Stored after the last look, with a job that found the key taken: this job drains again at
+      // once (handing on through BullMQ's delayed set could leave it waiting for a worker's poll).
+      const more = await deps.deliveries.pendingOfKey(orderingKey, 0, 1);
+      if (!more.length) break;
     }
-    if (drained.next === 'retry') throw await retryIn(drained.at);
-    // Stored after the last look, with a job that found the key taken: this job's to hand on.
-    if (drained.next === 'continue' || (await deps.deliveries.pendingOfKey(orderingKey, 0, 1)).length) throw await retryIn(0);
     return { status: 'drained', orderingKey };
   },
 };

@@ -24,6 +24,8 @@ const DEFAULT_LOCK_MS = 30_000;
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
+  /** Aborted when close() begins: jobs that loop (a key's drain) stop at their next step and hand on. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly definitions: readonly JobDefinition<never>[],
@@ -53,7 +55,7 @@ export class WorkerPool {
           if (!def) throw new Error(`no processor for job ${job.name} on queue ${queue}`);
           const end = this.metrics.jobDuration.startTimer({ queue });
           try {
-            const result = await def.process(job as Job<never>, this.deps, token);
+            const result = await def.process(job as Job<never>, this.deps, token, this.stopping.signal);
             this.metrics.jobs.inc({ queue, name: job.name, outcome: 'completed' });
             await this.settled(queue, job);
             return result;
@@ -92,6 +94,7 @@ export class WorkerPool {
 
   /** Stops taking jobs and waits for the ones in hand to finish. */
   async close(): Promise<void> {
+    this.stopping.abort();
     await Promise.allSettled(this.workers.map((w) => w.close()));
     for (const c of this.connections) c.disconnect();
   }
