@@ -36,8 +36,8 @@ export interface IngestBench {
 }
 
 /** Drives the load from a separate process (see load-child.ts), so it shares no event loop with what it measures. */
-async function loadFromChild(url: string, total: number, connections: number, offset: number): Promise<LoadResult & { loadCpuMs: number }> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', new URL('./load-child.ts', import.meta.url).pathname, url, String(total), String(connections), String(offset)], {
+export async function loadFromChild(url: string, total: number, connections: number, offset: number, kind = 'labeled'): Promise<LoadResult & { loadCpuMs: number }> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', new URL('./load-child.ts', import.meta.url).pathname, url, String(total), String(connections), String(offset), kind], {
     maxBuffer: 1 << 20,
   });
   return JSON.parse(stdout) as LoadResult & { loadCpuMs: number };

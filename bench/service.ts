@@ -20,17 +20,19 @@ export interface Aiworker extends BenchServer {
   redisPrefix: string;
   /** A REST call with the API token; the parsed answer, or an error naming the status. */
   api(method: string, path: string, body?: unknown): Promise<any>;
-  /** Stops the process and drops its database and Redis keys. */
+  /** Names its database and Redis prefix; another process started with `shared` set to this one uses them too. */
+  stateName: string;
+  /** Stops the process and drops its database and Redis keys (unless it shares another's). */
   close(): Promise<void>;
 }
 
 /**
  * Starts a service process with default settings: only where its state lives (database, Redis
- * prefix), the tokens and secrets a deployment must set, and `env` (where Gitea and Kubernetes are)
- * are given. Logs at the default level go nowhere, as if to a collector.
+ * prefix: its own, or those of `shared`), the tokens and secrets a deployment must set, and `env`
+ * (where Gitea and Kubernetes are) are given. Logs at the default level go nowhere, as if to a collector.
  */
-export async function startAiworker(role: 'serve' | 'all', env: Record<string, string> = {}): Promise<Aiworker> {
-  const name = uniqueName();
+export async function startAiworker(role: 'serve' | 'worker' | 'all', env: Record<string, string> = {}, shared?: Aiworker): Promise<Aiworker> {
+  const name = shared?.stateName ?? uniqueName();
   const { LOG_LEVEL: _default, ...settings } = processEnv(name, env);
   const server = await startServer('dist/src/cli.js', [role], settings, await freePort(), '/healthz', { node: true });
   const api = async (method: string, path: string, body?: unknown) => {
@@ -46,10 +48,11 @@ export async function startAiworker(role: 'serve' | 'all', env: Record<string, s
   return {
     ...server,
     redisPrefix: settings.REDIS_PREFIX,
+    stateName: name,
     api,
     async close() {
       await server.stop();
-      await dropTestState(name);
+      if (!shared) await dropTestState(name);
     },
   };
 }
