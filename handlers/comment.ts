@@ -10,7 +10,7 @@ import { replyOnce } from './lib/reply-once.js';
 import { passAnswer } from './commands/answer.js';
 
 /** What comments use: commands (tasks, jobs), answers and the replies to both. */
-type CommentDeps = Pick<HandlerDeps, 'botLogin' | 'commandReplies' | 'replies' | 'permissions' | 'tasks' | 'jobs'>;
+type CommentDeps = Pick<HandlerDeps, 'botLogin' | 'commandReplies' | 'gitea' | 'replies' | 'permissions' | 'tasks' | 'jobs'>;
 
 /** A PR comment, an issue comment or a review's text, in one shape, so command code is written once. */
 export interface CommentEvent {
@@ -71,7 +71,7 @@ export async function handleComment(ctx: WebhookContext, deps: CommentDeps, c: C
       }
       const fresh = (await deps.tasks.find(task.id)) ?? task;
       try {
-        return await command.run({ task: fresh, project: ctx.project, author, args: parsed.args, index, headSha: c.headSha, deliveryId: ctx.id, deps, log: ctx.log });
+        return await command.run({ task: fresh, project: ctx.project, author, args: parsed.args, index, isPull: c.isPull, headSha: c.headSha, deliveryId: ctx.id, deps, log: ctx.log });
       } catch (err) {
         if (err instanceof CommandUsageError) return `Usage: \`${command.usage}\` — ${err.message}`;
         if (err instanceof AppError) return `\`/${command.name}\` refused: ${err.message}`;

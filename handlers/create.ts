@@ -1,7 +1,8 @@
 import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForBranch } from './lib/tasks.js';
+import { convergeBranchHead } from './lib/branch-head.js';
 
-type CreateDeps = Pick<HandlerDeps, 'tasks'>;
+type CreateDeps = Pick<HandlerDeps, 'gitea' | 'tasks'>;
 
 /** A task branch was created: link it to its task, which an agent is now working on. */
 export const branchCreated: WebhookHandler<'create'> = {
@@ -12,7 +13,9 @@ export const branchCreated: WebhookHandler<'create'> = {
     if (p.ref_type !== 'branch') return ignored(`${p.ref_type} created`);
     const task = await taskForBranch(deps, ctx.project, p.ref);
     if (!task) return ignored(`branch ${p.ref} is not a task branch of this project`);
-    await deps.tasks.recordHead(task.id, p.sha, { actor: p.sender.login, deliveryId: ctx.id, link: { branch: p.ref } });
-    return processed(`branch ${p.ref} linked to task ${task.id}`);
+    // A branch created is a push from nothing: late, it takes back no head the task moved on from.
+    const { note, changedHead } = await convergeBranchHead(ctx, deps, task, p.ref, { before: null, after: p.sha, actor: p.sender.login });
+    if (note && !changedHead) return ignored(`branch ${p.ref} created, but ${note}`);
+    return processed(`branch ${p.ref} linked to task ${task.id}${note ? `; ${note}` : ''}`);
   },
 };

@@ -1,7 +1,8 @@
 import { ignored, processed, type WebhookHandler, type HandlerDeps } from './types.js';
 import { taskForBranch } from './lib/tasks.js';
+import { convergeBranchHead } from './lib/branch-head.js';
 
-type PushDeps = Pick<HandlerDeps, 'botLogin' | 'jobs' | 'tasks'>;
+type PushDeps = Pick<HandlerDeps, 'botLogin' | 'gitea' | 'jobs' | 'tasks'>;
 
 const ZERO_SHA = /^0+$/;
 
@@ -38,10 +39,10 @@ export const push: WebhookHandler<'push'> = {
 
     const task = await taskForBranch(deps, project, branch);
     if (!task) return ignored(`branch ${branch} is not a task branch of this project`);
-    const { moved, changedHead } = await deps.tasks.recordHead(task.id, p.after, { actor: p.sender.login, deliveryId: ctx.id, link: { branch } });
-    // A push carries no time to tell a late one from a new one: the preview deploy asks Gitea for
-    // the PR's current head, records it and deploys that, so the task converges either way.
+    const { moved, changedHead, note } = await convergeBranchHead(ctx, deps, task, branch, { before: p.before ?? null, after: p.after, actor: p.sender.login });
+    if (note && !changedHead) return ignored(`push to task ${task.id}: ${note}`);
+    // The preview deploy asks Gitea for the PR's head again when it runs, so pushes that come while it waits join it.
     if (changedHead && task.prNumber) await deps.jobs.deployPreview(task.id, `push to ${branch}`);
-    return processed(`push to task ${task.id}${moved ? ' moved it' : ''}`);
+    return processed(`push to task ${task.id}${moved ? ' moved it' : ''}${note ? `; ${note}` : ''}`);
   },
 };

@@ -3,6 +3,7 @@ import type { Project, ProjectService } from '../src/projects/service.js';
 import type { TaskService } from '../src/tasks/service.js';
 import type { JobScheduler } from '../src/queue/scheduler.js';
 import type { Replier } from '../src/gitea/replies.js';
+import type { GiteaClient } from '../src/gitea/client.js';
 import type { PermissionChecker } from '../src/access/permissions.js';
 import type { CommandReplies } from '../src/gitea/command-replies.js';
 import type { HandledEventType } from '../src/gitea/events.js';
@@ -17,6 +18,8 @@ export interface HandlerDeps {
   /** Replies to a delivery's commands, so handling it again runs and posts each once. */
   commandReplies: CommandReplies;
   permissions: PermissionChecker;
+  /** What handlers read of Gitea to converge on its facts; null when Gitea is not configured. */
+  gitea: Pick<GiteaClient, 'getBranch' | 'getPull'> | null;
   botLogin: () => Promise<string | null>;
   log: Logger;
 }

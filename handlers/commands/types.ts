@@ -12,10 +12,12 @@ export interface CommandContext {
   args: string;
   /** The PR or issue number the comment was made on. */
   index: number;
+  /** Whether `index` is a pull request. */
+  isPull: boolean;
   headSha: string | null;
   deliveryId: string;
   /** Commands change tasks and queue jobs; their reply is posted by the caller. */
-  deps: Pick<HandlerDeps, 'tasks' | 'jobs'>;
+  deps: Pick<HandlerDeps, 'tasks' | 'jobs' | 'gitea'>;
   log: Logger;
 }
 

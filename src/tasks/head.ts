@@ -1,5 +1,6 @@
 import type { Tx } from './unit-of-work.js';
-import type { TaskRow } from './model.js';
+import { conflict } from '../errors.js';
+import type { Task, TaskRow } from './model.js';
 import type { TaskWriter, TaskColumns } from './writer.js';
 
 export interface HeadChange {
@@ -29,11 +30,15 @@ function isLate(row: TaskRow, prUpdatedAt: Date | null | undefined): boolean {
   return !!prUpdatedAt && row.pr_updated_at !== null && prUpdatedAt.getTime() < new Date(row.pr_updated_at).getTime();
 }
 
+/** The links of a change the task does not have yet. */
+function missingLinks(row: TaskRow, change: HeadChange): TaskColumns {
+  return Object.fromEntries(Object.entries(change.link ?? {}).filter(([key]) => row[key as keyof TaskRow] === null));
+}
+
 async function applyHead(writer: TaskWriter, tx: Tx, row: TaskRow, sha: string, change: HeadChange): Promise<HeadOutcome> {
   if (isLate(row, change.prUpdatedAt)) {
     // The links a late delivery carries are still true (the PR exists); its head is not the current one.
-    const missing = Object.fromEntries(Object.entries(change.link ?? {}).filter(([key]) => row[key as keyof TaskRow] === null));
-    await writer.writeColumns(tx, row, missing);
+    await writer.writeColumns(tx, row, missingLinks(row, change));
     return { moved: false, changedHead: false, late: true };
   }
   const changedHead = row.head_sha !== sha;
@@ -82,5 +87,46 @@ export function reviewedHead(writer: TaskWriter, taskId: number, sha: string, ch
     if (row.head_sha !== null && row.head_sha !== sha && (!change.prUpdatedAt || isLate(row, change.prUpdatedAt))) return 'outdated';
     await applyHead(writer, tx, row, sha, change);
     return 'current';
+  });
+}
+
+export interface PushOutcome extends HeadOutcome {
+  /** The push does not continue the task's head: only links the task lacked were written. */
+  outOfSequence: boolean;
+}
+
+/**
+ * A push from `before` to `after` (`before` null: the branch was created at `after`). It continues
+ * the task's head when that head is `before`, is `after` already, or is not known yet, and is then
+ * recorded as new commits. Otherwise it is out of sequence: late (the head moved on since) or early
+ * (a push before it is still to be delivered). A push carries no time to tell which, so nothing but
+ * missing links is written, and the caller asks Gitea for the branch's head.
+ */
+export function recordPush(writer: TaskWriter, taskId: number, before: string | null, after: string, change: HeadChange): Promise<PushOutcome> {
+  return writer.withTask(taskId, async (tx, row) => {
+    if (row.head_sha === null || row.head_sha === before || row.head_sha === after) {
+      return { ...(await applyHead(writer, tx, row, after, change)), outOfSequence: false };
+    }
+    await writer.writeColumns(tx, row, missingLinks(row, change));
+    return { moved: false, changedHead: false, late: false, outOfSequence: true };
+  });
+}
+
+/**
+ * Approves the task at `sha`, its pull request's head as Gitea reports it now. A head the task has
+ * not recorded is recorded first, by the rule for new commits (an approval of an older head goes
+ * stale), so the approval always names the head it approves.
+ */
+export function approveHead(writer: TaskWriter, taskId: number, sha: string, change: HeadChange & { reason: string }): Promise<{ task: Task; changedHead: boolean }> {
+  return writer.withTask(taskId, async (tx, row) => {
+    const head = await applyHead(writer, tx, row, sha, change);
+    if (head.late) throw conflict(`the head of task ${taskId}'s pull request changed while it was being approved: approve again`);
+    const { task } = await writer.apply(tx, await writer.lockRow(tx, taskId), 'approved', {
+      source: 'gitea',
+      actor: change.actor,
+      reason: change.reason,
+      deliveryId: change.deliveryId,
+    });
+    return { task, changedHead: head.changedHead };
   });
 }

@@ -6,7 +6,7 @@ import type { TaskState, TransitionSource } from './states.js';
 import { toTask, type Task, type TaskRow } from './model.js';
 import { TaskReads } from './reads.js';
 import { TaskWriter, type TransitionOptions, type TransitionResult } from './writer.js';
-import { notePullChange, recordHead, reviewedHead, type HeadChange, type HeadOutcome } from './head.js';
+import { approveHead, notePullChange, recordHead, recordPush, reviewedHead, type HeadChange, type HeadOutcome, type PushOutcome } from './head.js';
 import { FeedbackStore, type NewFeedback } from './feedback.js';
 import { previewReady, type PreviewReadiness } from './preview.js';
 import { releaseLapsed, silentHolders, type HeldTask } from './liveness.js';
@@ -199,6 +199,16 @@ export class TaskService extends TaskReads {
   /** New commits on a task (a push, a created branch, a PR's head): see src/tasks/head.ts. */
   recordHead(taskId: number, sha: string, change: HeadChange): Promise<HeadOutcome> {
     return recordHead(this.writer, taskId, sha, change);
+  }
+
+  /** A push (or a branch created, `before` null) on the task's branch: see src/tasks/head.ts. */
+  recordPush(taskId: number, before: string | null, after: string, change: HeadChange): Promise<PushOutcome> {
+    return recordPush(this.writer, taskId, before, after, change);
+  }
+
+  /** An approval of the task at its pull request's current head, recorded first if new: see src/tasks/head.ts. */
+  approveHead(taskId: number, sha: string, change: HeadChange & { reason: string }): Promise<{ task: Task; changedHead: boolean }> {
+    return approveHead(this.writer, taskId, sha, change);
   }
 
   /** A pull request closed or reopened at `prUpdatedAt`: true when that is older than what the task holds (src/tasks/head.ts). */

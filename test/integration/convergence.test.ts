@@ -127,6 +127,62 @@ describe('handlers converge on Gitea, whatever the delivery order', function () 
     expect(replies[0]!.body).to.include(OPENED_SHA.slice(0, 7)).and.to.include(SYNC_SHA.slice(0, 7)).and.to.include('was not approved');
   });
 
+  it('pushes delivered newest first: the task takes the branch head Gitea reports, and the late push rolls back neither head nor approval', async () => {
+    const t = await createTask(svc, project.id);
+    const branch = `task-${t.id}-add-login`;
+    const [a, b, c] = ['a1', 'b2', 'c3'].map((x) => x.repeat(20)) as [string, string, string];
+    const push = async (before: string, after: string) => {
+      const d = giteaDelivery('push.task-branch', { taskId: t.id, mutate: (p) => Object.assign(p, { before, after }) });
+      expect((await svc.deliver(d)).status).to.equal(202);
+      return { status: await svc.settled(d.id), id: d.id };
+    };
+    // The first push is recorded; then the agent pushes twice more (a→b, b→c) and Gitea delivers b→c first.
+    expect((await push('0'.repeat(40), a)).status).to.equal('processed');
+    gitea.branches.set(branch, c);
+    expect((await push(b, c)).status).to.equal('processed');
+    expect(await task(t.id)).to.include({ headSha: c, state: 'in_progress' });
+    await moveTask(svc, t.id, 'approved');
+
+    const late = await push(a, b);
+    expect(await task(t.id)).to.include({ headSha: c, state: 'approved' });
+    expect(late.status).to.equal('ignored');
+    expect((await svc.deliveries.get(late.id))!.last_error).to.include(`${b.slice(0, 7)} is not the head of ${branch}: Gitea says ${c.slice(0, 7)}`);
+    // The branch's creation, delivered last of all, is as late.
+    const created = giteaDelivery('create.task-branch', { taskId: t.id, mutate: (p) => (p.sha = a) });
+    expect((await svc.deliver(created)).status).to.equal(202);
+    expect(await svc.settled(created.id)).to.equal('ignored');
+    expect(await task(t.id)).to.include({ headSha: c, state: 'approved' });
+    const moves = (await svc.api('GET', `/api/tasks/${t.id}/events`)).body.events.filter((e: any) => e.type === 'task:status_changed').map((e: any) => `${e.from}>${e.to}`);
+    expect(moves).to.deep.equal(['backlog>in_progress', 'in_progress>approved']);
+  });
+
+  it('/approve names the head Gitea reports for the PR now, not the one its comment delivery carried', async () => {
+    const { id, pr } = await taskWithPull(SYNC_SHA);
+    await send('pull_request.synchronized', id, pr);
+    await eventually(async () => (await task(id)).state === 'ready_to_test', 30_000, 'ready_to_test');
+    // New commits land in Gitea; their deliveries have not arrived. The comment's delivery still carries SYNC_SHA.
+    const moved = 'e5'.repeat(20);
+    setPull(pr, id, moved);
+    gitea.setPermission('bob', 'write');
+    const before = gitea.comments.length;
+    expect(loadGiteaFixture('issue_comment.pr').payload.pull_request.head.sha).to.equal(SYNC_SHA);
+    const approval = await send('issue_comment.pr', id, pr, { mutate: (p) => (p.comment.body = '/approve') });
+    expect(approval.status).to.equal('processed');
+
+    const after = await task(id);
+    expect(after).to.include({ state: 'approved', headSha: moved });
+    const replies = gitea.comments.slice(before).filter((c) => c.body.includes(`aiworker:delivery=${approval.id}:`));
+    expect(replies).to.have.length(1);
+    expect(replies[0]!.body).to.include(`approved by @bob at \`${moved.slice(0, 7)}\`, the head of #${pr}`);
+    // The approved head gets its preview; the task stays approved when it is up.
+    const rows = await eventually(async () => {
+      const done = (await deploysOf(id)).filter((r: any) => r.commit_sha === moved && r.status === 'succeeded');
+      return done.length ? done : null;
+    }, 30_000, 'the preview of the approved head');
+    expect(rows).to.have.length(1);
+    expect((await task(id)).state).to.equal('approved');
+  });
+
   it('changes requested while the first preview rolls out: the finished preview does not make the task ready to test', async () => {
     const { id, pr } = await taskWithPull(OPENED_SHA);
     await moveTask(svc, id, 'in_progress');

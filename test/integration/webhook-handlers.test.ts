@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { createProject, createTask, moveTask, startTestService, type TestService } from '../support/service.js';
 import type { TaskState } from '../../src/tasks/states.js';
-import { giteaDelivery, type DeliveryOptions } from '../support/gitea-delivery.js';
+import { giteaDelivery, loadGiteaFixture, type DeliveryOptions } from '../support/gitea-delivery.js';
+import { giteaPull } from '../support/gitea-shapes.js';
 import { fakeGitea, GITEA_URL, type FakeGitea } from '../support/fake-gitea.js';
 
 describe('webhook handlers', function () {
@@ -63,7 +64,7 @@ describe('webhook handlers', function () {
       const head = (await task(t.id)).headSha;
       await send('push.task-branch', { taskId: t.id, mutate: (p) => (p.after = head) });
       expect((await task(t.id)).state).to.equal('approved');
-      await send('push.task-branch', { taskId: t.id, mutate: (p) => (p.after = 'f'.repeat(40)) });
+      await send('push.task-branch', { taskId: t.id, mutate: (p) => ((p.before = head), (p.after = 'f'.repeat(40))) });
       const after = await task(t.id);
       expect(after.state).to.equal('in_progress');
       expect(after.headSha).to.equal('f'.repeat(40));
@@ -236,9 +237,13 @@ describe('webhook handlers', function () {
   });
 
   describe('comment commands', () => {
+    /** The PR as Gitea's API answers it (what /approve reads), at the head of the opened fixture. */
+    const openPull = (taskId: number, n: number) =>
+      gitea.pulls.set(n, giteaPull(GITEA_URL, { number: n, head: `task-${taskId}-add-login`, headSha: loadGiteaFixture('pull_request.opened').payload.pull_request.head.sha, base: 'staging', baseSha: 'a'.repeat(40) }));
     async function prTask(n: number, ...states: string[]) {
       const t = await createTask(svc, project.id);
       await send('pull_request.opened', { taskId: t.id, prNumber: n });
+      openPull(t.id, n);
       await setState(t.id, ...states);
       return t;
     }
@@ -289,6 +294,7 @@ describe('webhook handlers', function () {
     it('a refused transition is answered with the reason', async () => {
       const t = await createTask(svc, project.id);
       await send('pull_request.opened', { taskId: t.id, prNumber: 44 });
+      openPull(t.id, 44);
       await setState(t.id, 'in_progress', 'needs_input');
       await send('issue_comment.pr', { taskId: t.id, prNumber: 44, mutate: comment('/approve') });
       expect((await task(t.id)).state).to.equal('needs_input');

@@ -1,5 +1,6 @@
 import nock from 'nock';
 import { GiteaHookStore } from './gitea-hooks.js';
+import { giteaBranch, giteaCommit } from './gitea-shapes.js';
 
 export const GITEA_URL = 'https://gitea.test';
 
@@ -22,6 +23,10 @@ export interface FakeGitea {
    * which is what a poster dying mid-post leaves behind.
    */
   interruptComments: ((index: number) => 'before' | 'after' | null) | null;
+  /** Pull requests by number, as `GET …/pulls/{index}` answers them (swagger PullRequest); unknown ones are 404. */
+  pulls: Map<number, object>;
+  /** Branch heads by name, as `GET …/branches/{branch}` answers them (swagger Branch); unknown ones are 404. */
+  branches: Map<string, string>;
   scope: nock.Scope;
   reset(): void;
 }
@@ -66,6 +71,8 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
     permissionAsks: [],
     setPermission: (login, permission) => permissions.set(login, permission),
     interruptComments: null,
+    pulls: new Map(),
+    branches: new Map(),
     scope: nock(GITEA_URL),
     hooks: new GiteaHookStore(GITEA_URL),
     reset() {
@@ -74,6 +81,8 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       state.edits.length = 0;
       state.permissionAsks.length = 0;
       state.interruptComments = null;
+      state.pulls.clear();
+      state.branches.clear();
     },
   };
   let nextId = 1000;
@@ -110,6 +119,19 @@ export function fakeGitea(repo = 'acme/webapp'): FakeGitea {
       const index = Number(/issues\/(\d+)\/comments/.exec(uri)![1]);
       const mine = state.comments.filter((c) => c.index === index).map((c) => commentReply(repo, c));
       return [200, mine, { 'X-Total-Count': String(mine.length) }];
+    })
+    .get(new RegExp(`^/api/v1/repos/${repo}/branches/.+$`))
+    .reply((uri) => {
+      const name = decodeURIComponent(uri.split('/branches/')[1]!);
+      const sha = state.branches.get(name);
+      if (!sha) return [404, { message: 'branch does not exist', url: `${GITEA_URL}/api/swagger` }];
+      const author = { name: 'agent1', email: 'agent1@example.com', username: 'agent1' };
+      return [200, giteaBranch(name, giteaCommit({ id: sha, message: 'Work\n', url: `${GITEA_URL}/${repo}/commit/${sha}`, author }))];
+    })
+    .get(new RegExp(`^/api/v1/repos/${repo}/pulls/(\\d+)$`))
+    .reply((uri) => {
+      const pull = state.pulls.get(Number(uri.split('/').pop()));
+      return pull ? [200, pull] : [404, { message: 'pull request does not exist', url: `${GITEA_URL}/api/swagger` }];
     })
     // No reviews: a review's line comments are fetched into nothing (test/support/gitea-server.ts serves reviews).
     .get(new RegExp(`^/api/v1/repos/${repo}/pulls/(\\d+)/reviews(\\?.*)?$`))

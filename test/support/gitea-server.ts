@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { LocalStandIn, sendJson } from './local-server.js';
-import { giteaPull } from './gitea-shapes.js';
+import { giteaBranch, giteaCommit, giteaPull } from './gitea-shapes.js';
 import { GiteaOAuth, giteaUser, type OAuthReply } from './gitea-oauth.js';
 
 export const GITEA_TOKEN = 'loopback-gitea-token';
@@ -22,7 +22,7 @@ export interface GiteaStatus {
 
 /**
  * A loopback Gitea answering the calls handlers and jobs make — comments (list, post, edit), commit
- * statuses, collaborator permissions, version, user — with Gitea's response shapes
+ * statuses, branch heads, pull requests, collaborator permissions, version, user — with Gitea's response shapes
  * (swagger.v1.json), recording what it was sent. A real server, unlike nock, so services in other
  * processes and browsers can use it (GITEA_URL = url). `failComments` makes every comment call
  * answer an error. It is also the OAuth2 provider people sign in with (`oauth`, see gitea-oauth.ts):
@@ -42,6 +42,8 @@ export class GiteaServer extends LocalStandIn {
    */
   interruptComments: ((index: number) => 'before' | 'after' | null) | null = null;
   interrupt: () => Promise<void> = async () => undefined;
+  /** Branch heads by branch name, as `GET …/branches/{branch}` answers them (swagger Branch); unknown ones are 404. */
+  readonly branches = new Map<string, string>();
   /** Pull requests by number, as `GET …/pulls/{index}` answers them (swagger PullRequest); unknown ones are 404. */
   readonly pulls = new Map<number, Record<string, unknown>>();
   /** Reviews by PR number (swagger PullReview), and each review's line comments by review id (PullReviewComment). */
@@ -126,6 +128,14 @@ export class GiteaServer extends LocalStandIn {
         const granted = this.repoPermissions.get(repo)?.get(login) ?? this.permissions.get(login);
         if (!granted) return send(404, { message: 'user does not exist', url: `${this.url}/api/swagger` });
         return send(200, { permission: granted, role_name: granted, user: user(2, login) });
+      }
+      const branch = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/branches\/(.+)$/.exec(path);
+      if (method === 'GET' && branch) {
+        const name = decodeURIComponent(branch[1]!);
+        const sha = this.branches.get(name);
+        if (!sha) return send(404, { message: 'branch does not exist', url: `${this.url}/api/swagger` });
+        const author = { name: 'agent1', email: 'agent1@example.com', username: 'agent1' };
+        return send(200, giteaBranch(name, giteaCommit({ id: sha, message: 'Work\n', url: `${this.url}/acme/webapp/commit/${sha}`, author })));
       }
       const pull = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)(\/reviews(?:\/(\d+)\/comments)?)?$/.exec(path);
       if (method === 'GET' && pull) {

@@ -118,6 +118,8 @@ describe('system: Gitea API failing during a command', function () {
     const opened = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: PR });
     await svc.deliver(opened);
     expect(await svc.settled(opened.id)).to.equal('processed');
+    // What /approve reads: the PR's head as Gitea reports it.
+    gitea.openPull(PR, opened.payload.pull_request.head.sha, `task-${task.id}-add-login`);
     gitea.setPermission('bob', 'write');
 
     gitea.failComments = 500;
@@ -154,6 +156,7 @@ describe('system: Gitea API failing during a command', function () {
     const opened = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: PR, mutate: (p) => (p.repository.full_name = 'acme/second') });
     await svc.deliver(opened);
     expect(await svc.settled(opened.id)).to.equal('processed');
+    gitea.openPull(PR, opened.payload.pull_request.head.sha, `task-${task.id}-add-login`);
     gitea.setPermission('bob', 'write');
     const before = gitea.comments.length;
 
