@@ -78,6 +78,12 @@ describe('architecture', () => {
     expect(offenders).to.deep.equal([]);
   });
 
+  it('recognises code fences in one place, the comment parser (handlers/commands/parse.ts)', () => {
+    const fence = new RegExp('`{3}|`\\{3|~\\{3|~{3}');
+    expect(sources.filter((f) => f !== 'handlers/commands/parse.ts' && fence.test(read(f)))).to.deep.equal([]);
+    expect(fence.test(read('handlers/commands/parse.ts')), 'the parser itself is found by the rule').to.equal(true);
+  });
+
   it('has no casts to never anywhere', () => {
     const all = [...sources, ...filesUnder('test'), ...filesUnder('bench')];
     const cast = new RegExp(String.raw`\b${'as'}\s+never\b(?!\s+get)`);
