@@ -1,7 +1,7 @@
 import http from 'node:http';
 import Koa from 'koa';
 import { verifySignature } from '../src/gitea/signature.js';
-import { readRawBody } from '../src/request/body.js';
+import { readRawBody } from '../src/request/raw-body.js';
 import { TEST_WEBHOOK_SECRET } from '../test/support/gitea-delivery.js';
 
 /**

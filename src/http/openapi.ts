@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { RouterMiddleware } from '@koa/router';
 import { z } from 'zod';
 import { errorAnswer } from './shapes.js';
+import { jsonBody } from '../request/body.js';
 
 export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -37,7 +38,10 @@ const DOCS = new WeakMap<Router, DocumentedRoute[]>();
  * and the OpenAPI document (`GET /api/openapi.json`) is built from what the routers hold.
  */
 export function route(router: Router, method: Method, path: string, doc: RouteDoc, handler: RouterMiddleware): void {
-  router.register(path, [method.toUpperCase()], handler);
+  // A route that takes a JSON body has koa-body read it into ctx.request.body before its handler
+  // runs; a signed route (Gitea's webhook) reads the exact bytes its signature covers itself.
+  const readsBody = doc.body !== undefined && doc.auth !== 'signature';
+  router.register(path, [method.toUpperCase()], readsBody ? [jsonBody, handler] : handler);
   const docs = DOCS.get(router) ?? [];
   docs.push({ method, path, ...doc });
   DOCS.set(router, docs);

@@ -4,7 +4,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.js';
 import { bearerToken } from '../request/credentials.js';
-import { mediaType, parseJson, readRawBody } from '../request/body.js';
+import { jsonReader, mediaType, parseJson } from '../request/body.js';
 import { mcpServers, type McpDeps } from './server.js';
 import { directToolCall } from './direct-call.js';
 import type { HostRule } from '../access/origin.js';
@@ -24,7 +24,7 @@ function refuse(ctx: Context, status: number, code: number, message: string): vo
  * answered directly (direct-call.ts); every other message gets its own SDK server and transport.
  */
 export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?: number }): Router {
-  const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const readMessage = jsonReader({ limit: opts.maxBodyBytes ?? 4 * 1024 * 1024, types: ['application/json'], what: 'MCP message' });
   const { callTool, serverFor } = mcpServers(deps);
   const router = new Router();
   router.all('/mcp', async (ctx) => {
@@ -55,7 +55,9 @@ export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?:
         refuse(ctx, 415, ErrorCode.InvalidRequest, `content type ${type || '(none)'} is not supported: send application/json`);
         return;
       }
-      message = parseJson(await readRawBody(ctx, maxBodyBytes), 'MCP message');
+      message = await readMessage(ctx);
+      // No body, or an empty one, is refused as JSON.parse refuses '' (the reader gives it unparsed).
+      if (message === undefined || message === '') message = parseJson('', 'MCP message');
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       refuse(ctx, err.status, err.status === 400 ? ErrorCode.ParseError : ErrorCode.InvalidRequest, err.message);

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { Context } from 'koa';
 import { AppError, badRequest, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
-import { mediaType, parseJson, readRawBody } from '../request/body.js';
+import { mediaType, parseJson } from '../request/body.js';
+import { readRawBody } from '../request/raw-body.js';
 import { verifySignature } from '../gitea/signature.js';
 import { actionOf, isHandledEventType, repositoryOf } from '../gitea/events.js';
 import { orderingKey } from './ordering-key.js';

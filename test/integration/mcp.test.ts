@@ -167,6 +167,24 @@ describe('MCP server', function () {
       expect(res.status).to.equal(400);
       expect((await res.json()).error.code).to.equal(-32700);
     });
+
+    it('refuses another content type (415), a body past 4 MiB (413) and an empty one (parse error), as JSON-RPC errors', async () => {
+      const post = async (body: string, type = 'application/json') => {
+        const res = await fetch(`${h.url}/mcp`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice.token}`, 'content-type': type, accept: 'application/json, text/event-stream' },
+          body,
+        });
+        return [res.status, ((await res.json()) as any).error] as const;
+      };
+      const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_tasks', arguments: {} } });
+      expect(await post(call, 'text/plain')).to.deep.equal([415, { code: -32600, message: 'content type text/plain is not supported: send application/json' }]);
+      expect(await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(4 * 1024 * 1024)}"}}`)).to.deep.equal([
+        413,
+        { code: -32600, message: 'body is larger than the limit of 4194304 bytes' },
+      ]);
+      expect(await post('')).to.deep.equal([400, { code: -32700, message: 'MCP message is not valid JSON: Unexpected end of JSON input' }]);
+    });
   });
 
   describe('tool list', () => {

@@ -45,6 +45,31 @@ describe('REST API', function () {
       expect(bad.status).to.equal(400);
       expect(bad.body.error.message).to.match(/JSON/);
     });
+
+    it('reads bodies up to 1 MiB (413 past it, declared or counted while reading); an empty body is {}', async () => {
+      const big = JSON.stringify({ projectId: project.id, title: 'x'.repeat(1024 * 1024) });
+      const declared = await svc.api('POST', '/api/tasks', big);
+      expect([declared.status, declared.body.error.code]).to.deep.equal([413, 'payload_too_large']);
+      expect(declared.body.error.message).to.equal('body is larger than the limit of 1048576 bytes');
+      // The size is checked before the type, as it always was.
+      expect((await svc.api('POST', '/api/tasks', big, { 'content-type': 'text/plain' })).status).to.equal(413);
+      const chunks = new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 20; i++) c.enqueue(new TextEncoder().encode(i ? 'x'.repeat(64 * 1024) : `{"projectId":${project.id},"title":"`));
+          c.close();
+        },
+      });
+      const chunked = await fetch(`${svc.url}/api/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_TOKEN}`, 'content-type': 'application/json' },
+        body: chunks,
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).to.equal(413);
+      const empty = await svc.api('POST', '/api/agents', '', { 'content-type': 'application/json' });
+      expect([empty.status, empty.body.error.message]).to.deep.equal([400, 'invalid body: name: Invalid input: expected string, received undefined']);
+      expect((await svc.api('POST', '/api/agents', '{"name":"a json+ type"}', { 'content-type': 'application/vnd.api+json' })).status).to.equal(201);
+    });
   });
 
   describe('projects', () => {

@@ -78,6 +78,13 @@ describe('architecture', () => {
     expect(offenders).to.deep.equal([]);
   });
 
+  it('reads request bodies with koa-body; only the webhook intake reads exact bytes (its signature covers them)', () => {
+    const raw = sources.filter((f) => importsOf(f).includes('src/request/raw-body.ts'));
+    expect(raw).to.deep.equal(['src/webhooks/ingest.ts']);
+    expect(importsOf('src/mcp/http.ts')).to.include('src/request/body.ts');
+    expect(read('src/request/body.ts')).to.match(/from 'koa-body'/);
+  });
+
   it('recognises code fences in one place, the comment parser (handlers/commands/parse.ts)', () => {
     const fence = new RegExp('`{3}|`\\{3|~\\{3|~{3}');
     expect(sources.filter((f) => f !== 'handlers/commands/parse.ts' && fence.test(read(f)))).to.deep.equal([]);

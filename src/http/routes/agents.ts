@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { idParam } from './projects.js';
 import { pageQuery } from '../../pagination.js';
@@ -18,7 +17,7 @@ export function agentRoutes(deps: { agents: AgentService }): Router {
     answers: { 201: { description: 'the agent and its token, shown this once', body: createdAgent } },
     errors: [400],
   }, async (ctx) => {
-    const { name } = validate(newAgent, await readJsonBody(ctx));
+    const { name } = validate(newAgent, ctx.request.body);
     ctx.status = 201;
     ctx.body = await deps.agents.create(name);
   });

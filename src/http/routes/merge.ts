@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { AppError, badRequest, conflict, unavailable } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
@@ -38,7 +37,7 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     answers: { 202: { description: 'the merge train is queued', body: jobQueued } },
     errors: [400, 404, 409, 503],
   }, async (ctx) => {
-    const taskIds = [...new Set(validate(mergeBody, await readJsonBody(ctx)).taskIds)];
+    const taskIds = [...new Set(validate(mergeBody, ctx.request.body).taskIds)];
     const found = await Promise.all(taskIds.map((id) => deps.tasks.find(id)));
     const missing = taskIds.filter((_, i) => !found[i]);
     if (missing.length) {

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { badRequest } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
@@ -48,7 +47,7 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     answers: { 201: { description: 'the project, with its webhook', body: createdProject } },
     errors: [400, 409],
   }, async (ctx) => {
-    const input = validate(newProject, await readJsonBody(ctx));
+    const input = validate(newProject, ctx.request.body);
     if (input.defaultBranch && input.stagingBranch && input.defaultBranch === input.stagingBranch) {
       throw badRequest('invalid body: stagingBranch: must differ from defaultBranch');
     }

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { readJsonBody } from '../../request/body.js';
 import { validate } from '../validate.js';
 import { pageQuery } from '../../pagination.js';
 import { TASK_STATES } from '../../tasks/states.js';
@@ -51,7 +50,7 @@ export function taskRoutes(deps: { tasks: TaskService; projects: ProjectService 
     answers: { 201: { description: 'the task', body: task } },
     errors: [400, 404],
   }, async (ctx) => {
-    const input = validate(newTask, await readJsonBody(ctx));
+    const input = validate(newTask, ctx.request.body);
     await access(ctx).on((await deps.projects.get(input.projectId)).repo);
     ctx.status = 201;
     ctx.body = await deps.tasks.create({ ...input, actor: access(ctx).actor });
@@ -87,7 +86,7 @@ export function taskRoutes(deps: { tasks: TaskService; projects: ProjectService 
     errors: [400, 404, 409],
   }, async (ctx) => {
     const id = await permittedTask(ctx);
-    const changes = validate(taskChanges, await readJsonBody(ctx));
+    const changes = validate(taskChanges, ctx.request.body);
     await deps.tasks.update(id, changes, access(ctx).actor);
     ctx.body = await deps.tasks.get(id);
   });
@@ -99,7 +98,7 @@ export function taskRoutes(deps: { tasks: TaskService; projects: ProjectService 
     errors: [400, 404, 409],
   }, async (ctx) => {
     const id = await permittedTask(ctx);
-    const { response } = validate(respondBody, await readJsonBody(ctx));
+    const { response } = validate(respondBody, ctx.request.body);
     await deps.tasks.answer(id, response, { actor: access(ctx).actor, source: 'rest' });
     ctx.body = await deps.tasks.get(id);
   });
