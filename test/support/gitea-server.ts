@@ -46,6 +46,10 @@ export class GiteaServer extends LocalStandIn {
   readonly branches = new Map<string, string>();
   /** Pull requests by number, as `GET …/pulls/{index}` answers them (swagger PullRequest); unknown ones are 404. */
   readonly pulls = new Map<number, Record<string, unknown>>();
+  /** Every `POST …/pulls/{index}/merge`, by PR number. */
+  readonly mergeCalls: number[] = [];
+  /** What a merge answers while set (Gitea's refusals: 409 with its conflict, 405); unset, merges are not served. */
+  refuseMerges: { status: number; body: unknown } | null = null;
   /** Reviews by PR number (swagger PullReview), and each review's line comments by review id (PullReviewComment). */
   readonly reviews = new Map<number, Array<Record<string, unknown>>>();
   readonly reviewComments = new Map<number, Array<Record<string, unknown>>>();
@@ -136,6 +140,18 @@ export class GiteaServer extends LocalStandIn {
         if (!sha) return send(404, { message: 'branch does not exist', url: `${this.url}/api/swagger` });
         const author = { name: 'agent1', email: 'agent1@example.com', username: 'agent1' };
         return send(200, giteaBranch(name, giteaCommit({ id: sha, message: 'Work\n', url: `${this.url}/acme/webapp/commit/${sha}`, author })));
+      }
+      const merge = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)\/merge$/.exec(path);
+      if (merge && method === 'GET') return send(404, { message: 'pull request has not been merged', url: `${this.url}/api/swagger` });
+      if (merge && method === 'POST') {
+        this.mergeCalls.push(Number(merge[1]));
+        if (this.refuseMerges) return send(this.refuseMerges.status, this.refuseMerges.body);
+      }
+      const byBranches = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls\/([A-Za-z][^/]*)\/(.+)$/.exec(path);
+      if (method === 'GET' && byBranches) {
+        const [base, head] = [decodeURIComponent(byBranches[1]!), decodeURIComponent(byBranches[2]!)];
+        const found = [...this.pulls.values()].find((p: any) => p.state === 'open' && p.base.ref === base && p.head.ref === head);
+        return found ? send(200, found) : send(404, { message: 'pull request does not exist', url: `${this.url}/api/swagger` });
       }
       const pull = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls\/(\d+)(\/reviews(?:\/(\d+)\/comments)?)?$/.exec(path);
       if (method === 'GET' && pull) {
