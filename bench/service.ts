@@ -9,9 +9,9 @@ import { residentMiB, startServer, type BenchServer } from './processes.js';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Compiles the sources to dist/ once, as `npm start` does before it runs the service. */
+/** Builds the sources into dist/ with the product's own build (`npm run build`), as an image or `npm start` has them. */
 export async function build(): Promise<void> {
-  await run(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json'], { cwd: ROOT });
+  await run('npm', ['run', 'build'], { cwd: ROOT });
 }
 
 /** aiworker as a user runs it (`node dist/src/cli.js <role>`), in its own process, with its own database and Redis prefix. */

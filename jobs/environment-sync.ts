@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Deployment } from '../src/deployments/store.js';
 import type { DeploymentOutcome } from '../src/deployments/service.js';
-import { KubeApiError } from '../src/k8s/api.js';
+import { KubeApiError } from '../src/k8s/errors.js';
 import type { Environment } from '../src/queue/scheduler.js';
 import type { JobDefinition, JobDeps } from './types.js';
 import type { Project } from '../src/projects/service.js';

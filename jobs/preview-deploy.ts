@@ -1,8 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { lockKeys, whileHolding } from '../src/queue/lock.js';
 import { DeploymentStore, type Deployment } from '../src/deployments/store.js';
-import { KubeApiError } from '../src/k8s/api.js';
-import { RolloutFailedError, RolloutTimeoutError } from '../src/k8s/cluster.js';
+import { KubeApiError } from '../src/k8s/errors.js';
+import { RolloutFailedError, RolloutTimeoutError } from '../src/k8s/errors.js';
 import {
   PREVIEW_NAME,
   previewHost,

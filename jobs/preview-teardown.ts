@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { KubeApiError } from '../src/k8s/api.js';
+import { KubeApiError } from '../src/k8s/errors.js';
 import { previewNamespaceName } from '../src/k8s/manifests.js';
 import type { Logger } from '../src/log.js';
 import { lockKeys, whileHolding } from '../src/queue/lock.js';

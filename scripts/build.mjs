@@ -45,8 +45,50 @@ export async function build(outRoot = ROOT) {
   const out = join(outRoot, 'dist');
   const tsc = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit' });
   if (tsc.status !== 0) throw new Error(`the TypeScript build failed (tsc exit ${tsc.status ?? tsc.signal})`);
+  await bundleKubernetesClient(join(out, 'src', 'k8s'));
   const { buildBoard } = await tsImport('../src/console/build.ts', import.meta.url);
   await buildBoard(join(out, 'board'));
+}
+
+/** The modules of ours that use the Kubernetes client, bundled with the parts of it they use. */
+const KUBE_CLIENT_USERS = /[\\/]k8s[\\/](preview-cluster|api|argocd)\.js$/;
+
+/**
+ * The Kubernetes client's package loads every API group's generated code (about 70 MB resident);
+ * aiworker uses a handful of calls. The module that holds them (src/k8s/preview-cluster.ts, loaded
+ * on first use) is bundled with the client, tree-shaken: the rest of our modules and every other
+ * package stay imports, as tsc wrote them.
+ */
+async function bundleKubernetesClient(k8sDir) {
+  const esbuild = await import('esbuild');
+  const entry = join(k8sDir, 'preview-cluster.js');
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile: entry,
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    plugins: [
+      {
+        name: 'only-the-kubernetes-client',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, (args) => {
+            if (args.kind === 'entry-point') return undefined;
+            const inClient = args.importer.includes(`${join('node_modules', '@kubernetes', 'client-node')}`);
+            if (args.path.startsWith('@kubernetes/client-node')) return undefined;
+            if (args.path.startsWith('.')) {
+              if (inClient) return undefined;
+              return KUBE_CLIENT_USERS.test(join(args.resolveDir, args.path)) ? undefined : { path: args.path, external: true };
+            }
+            return { path: args.path, external: true };
+          });
+        },
+      },
+    ],
+  });
 }
 
 function alive(pid) {

@@ -142,16 +142,17 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     }
     return botLogin;
   };
-  const cluster =
-    overrides.cluster !== undefined
-      ? overrides.cluster
-      : config.kube
-        ? createKubeCluster({
-            kubeconfigPath: config.kube.kubeconfigPath ?? undefined,
-            inCluster: config.kube.inCluster,
-            argocdNamespace: config.kube.argocdNamespace,
-          })
-        : null;
+  const configured = overrides.cluster === undefined && config.kube
+    ? createKubeCluster({ kubeconfigPath: config.kube.kubeconfigPath ?? undefined, inCluster: config.kube.inCluster, argocdNamespace: config.kube.argocdNamespace })
+    : null;
+  if (configured) {
+    // Loaded now: roles that deploy wait for it, so a broken kubeconfig stops them at start; the web
+    // role talks to Kubernetes only in its readiness check, and only reports a broken one there.
+    const connecting = configured.connect();
+    if (config.role === 'web') connecting.catch((err) => log.warn({ err: (err as Error).message }, 'Kubernetes configuration could not be loaded'));
+    else await connecting;
+  }
+  const cluster: KubeCluster | null = overrides.cluster !== undefined ? overrides.cluster : configured;
   const replies = new Replier({ api: gitea, log });
   const permissions = new PermissionChecker({ api: gitea, redis, prefix: config.redisPrefix, ttlSeconds: config.permissionCacheSeconds, log });
 

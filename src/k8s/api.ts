@@ -1,27 +1,9 @@
 import { STATUS_CODES } from 'node:http';
+import { KubeApiError } from './errors.js';
 import { ApiException, KubeConfig, ServerConfiguration, createConfiguration, type Configuration, type Middleware } from '@kubernetes/client-node';
 
 /** The field manager of every server-side apply, and who initiates Argo CD syncs. */
 export const FIELD_MANAGER = 'aiworker';
-
-/**
- * A failed Kubernetes API call. `retryable` marks failures worth retrying later (5xx, 429, 408, timeouts,
- * network errors); other 4xx (e.g. 422 for an invalid manifest, 403 for missing RBAC) will fail again.
- */
-export class KubeApiError extends Error {
-  readonly status: number | null;
-  readonly retryable: boolean;
-  /** Kubernetes Status reason, e.g. `Invalid`, `NotFound`, `Forbidden`. */
-  readonly reason: string | null;
-
-  constructor(message: string, o: { status: number | null; retryable: boolean; reason?: string | null; cause?: unknown }) {
-    super(message, { cause: o.cause });
-    this.name = 'KubeApiError';
-    this.status = o.status;
-    this.retryable = o.retryable;
-    this.reason = o.reason ?? null;
-  }
-}
 
 export interface KubeConnectionOptions {
   kubeconfigPath?: string;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { apiConfiguration, FIELD_MANAGER, toKubeApiError, type KubeApiError } from './api.js';
+import { apiConfiguration, FIELD_MANAGER, toKubeApiError } from './api.js';
+import type { KubeApiError } from './errors.js';
 
 export interface SyncApplicationOptions {
   /** Namespace of the Application; defaults to the cluster's `argocdNamespace`. */

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { freePort } from '../support/local-server.js';
+import { startKubeApiServer } from '../support/kube-api-server.js';
 import { processEnv } from '../support/processes.js';
 import { dropTestState, eventually, uniqueName } from '../support/service.js';
 
@@ -66,11 +67,14 @@ describe('npm start', function () {
     });
   }
 
-  it('four at once from one fresh checkout (two web, two workers) all become healthy, from one build that carries the board', async () => {
+  it('four at once from one fresh checkout (two web, two workers) all become healthy, from one build that carries the board and talks to Kubernetes', async () => {
     const name = uniqueName();
     const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
     const roles = ['web', 'web', 'worker', 'worker'];
-    const runs = roles.map((role, i) => npmStart(checkout, processEnv(name, { ROLE: role, PORT: String(ports[i]), LOG_LEVEL: 'warn' })));
+    // The build bundles the Kubernetes client with the module that uses it: a Kubernetes API to talk to proves the bundle works.
+    const kube = await startKubeApiServer();
+    const KUBECONFIG = kube.writeKubeconfig(join(checkout, 'kubeconfig'));
+    const runs = roles.map((role, i) => npmStart(checkout, processEnv(name, { ROLE: role, PORT: String(ports[i]), LOG_LEVEL: 'warn', KUBECONFIG })));
     try {
       for (const [i, port] of ports.entries()) {
         await eventually(
@@ -89,6 +93,13 @@ describe('npm start', function () {
         expect(page.status).to.equal(200);
         expect(await page.text()).to.match(/board-[A-Z0-9]+\.js/);
       }
+      for (const port of ports) {
+        await eventually(
+          async () => (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()).checks.kubernetes.status === 'ok',
+          30_000,
+          `the process on ${port} to reach Kubernetes`,
+        );
+      }
       const builds = readdirSync(join(checkout, '.build'));
       expect(builds, 'one build, made by one of them').to.have.length(1);
       expect(builds[0]).to.match(/^[0-9a-f]{16}$/);
@@ -98,6 +109,7 @@ describe('npm start', function () {
       for (const run of runs) if (run.child.exitCode === null) process.kill(-run.child.pid!, 'SIGTERM');
       await Promise.all(runs.map((r) => r.exited));
       await dropTestState(name);
+      await kube.close();
     }
   });
 });
