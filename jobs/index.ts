@@ -1,5 +1,6 @@
 import type { JobDefinition } from './types.js';
 import { webhookDelivery } from './webhook-delivery.js';
+import { webhookRelay } from './webhook-relay.js';
 import { stagingMerge } from './staging-merge.js';
 import { promotion } from './promotion.js';
 import { environmentSync } from './environment-sync.js';
@@ -14,6 +15,7 @@ import { reviewComments } from './review-comments.js';
 /** The single list of job processors; a new job is a new file and one line here. */
 export const JOBS: readonly JobDefinition<never>[] = [
   webhookDelivery,
+  webhookRelay,
   stagingMerge,
   promotion,
   environmentSync,

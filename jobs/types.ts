@@ -14,11 +14,14 @@ import type { EventPublisher } from '../src/tasks/event-log.js';
 import type { DeploymentStore } from '../src/deployments/store.js';
 import type { DeploymentService } from '../src/deployments/service.js';
 import type { MergeRunStore } from '../src/merges/runs.js';
+import type { DeliveryQueue } from '../src/webhooks/delivery-queue.js';
 import type { AgentService } from '../src/agents/service.js';
 
 /** What job processors may use; built once in src/main.ts. */
 export interface JobDeps extends HandlerDeps {
   deliveries: DeliveryStore;
+  /** Puts stored deliveries' jobs on the webhooks queue (the relay). */
+  deliveryQueue: DeliveryQueue;
   redis: Redis;
   redisPrefix: string;
   queues: Queues;

@@ -174,6 +174,7 @@ export async function buildCore(config: Config, overrides: ServiceOverrides = {}
     botLogin: resolveBotLogin,
     log,
     deliveries,
+    deliveryQueue,
     redis,
     redisPrefix: config.redisPrefix,
     queues,

@@ -12,6 +12,14 @@ export const WEBHOOK_RETRY_BASE_MS = 1000;
 const ADD_TIMEOUT_MS = 2000;
 
 const JOB_NAME = 'delivery';
+/** The job that turns a batch of stored deliveries into their delivery jobs (jobs/webhook-relay.ts). */
+export const RELAY_JOB = 'relay';
+const RELAY_OPTIONS: JobsOptions = {
+  attempts: WEBHOOK_JOB_ATTEMPTS,
+  backoff: { type: 'exponential', delay: WEBHOOK_RETRY_BASE_MS },
+  removeOnComplete: true,
+  removeOnFail: { age: 24 * 3600 },
+};
 const JOB_OPTIONS: JobsOptions = {
   attempts: WEBHOOK_JOB_ATTEMPTS,
   backoff: { type: 'exponential', delay: WEBHOOK_RETRY_BASE_MS },
@@ -42,23 +50,50 @@ function deliveryJobs(queue: Queue): (deliveryId: string, timestamp: number) => 
  * no job, which recovery finds and queues.
  */
 export class DeliveryQueue {
-  /**
-   * Deliveries queued together share one round trip: ingest's second stage (one batch at a time,
-   * so batches grow with the load), replays and recovery alike.
-   */
+  /** Ingest's second stage: the deliveries stored while the last relay job was being added share the next one. */
+  private readonly relays: Coalescer<string, boolean>;
+  /** Replays and recovery: deliveries queued together share one round trip. */
   private readonly adds: Coalescer<string, boolean>;
   private jobOf?: (deliveryId: string, timestamp: number) => JobJson;
 
   constructor(private readonly deps: { queues: Queues; deliveries: DeliveryStore; log: Logger }) {
+    const batches = { maxInFlight: 1, maxBatch: 200 };
+    this.relays = new Coalescer(async (ids) => {
+      const queued = await this.relayMany(ids);
+      return ids.map(() => queued);
+    }, batches);
     this.adds = new Coalescer(async (ids) => {
       const queued = await this.enqueueMany(ids);
       return ids.map(() => queued);
-    }, { maxInFlight: 1, maxBatch: 200 });
+    }, batches);
   }
 
-  /** True when queued; false when Redis is unreachable (the delivery is `received`, for recovery). */
+  /** Queues a delivery's job; true when queued, false when Redis is unreachable (the delivery is `received`, for recovery). */
   enqueue(deliveryId: string): Promise<boolean> {
     return this.adds.submit(deliveryId);
+  }
+
+  /**
+   * Hands a stored delivery to the relay: a `relay` job (jobs/webhook-relay.ts) names the
+   * deliveries stored together, and a worker queues their jobs. The web process that took them
+   * then pays one small Redis write per batch instead of a job per delivery. True when the relay
+   * job was added; false when Redis is unreachable (the delivery is `received`, for recovery).
+   */
+  relay(deliveryId: string): Promise<boolean> {
+    return this.relays.submit(deliveryId);
+  }
+
+  private async relayMany(ids: string[]): Promise<boolean> {
+    try {
+      const queue = this.deps.queues.get('webhooks');
+      // Named after its first delivery, which no other relay job carries (a delivery is stored once).
+      await withTimeout(queue.add(RELAY_JOB, { deliveryIds: ids }, { ...RELAY_OPTIONS, jobId: `relay-${ids[0]}` }), ADD_TIMEOUT_MS, 'queue webhooks (Redis)');
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, count: ids.length }, 'deliveries stored but not queued; recovery will queue them');
+      await this.deps.deliveries.markReceived(ids).catch(() => undefined);
+      return false;
+    }
   }
 
   /**

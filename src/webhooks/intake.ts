@@ -7,12 +7,13 @@ export type IntakeOutcome = 'duplicate' | 'received' | 'ignored';
 
 /**
  * Ingest's group commit, in two stages: the deliveries that arrive together are stored in one
- * INSERT, then the new ones queued in one Redis round trip, while the next batch is being stored.
+ * INSERT, then the new ones handed to a worker in one `relay` job, while the next batch is stored.
  * Round trips, not bytes, are what ingest pays for most, so each stage runs one batch at a time and
  * batches grow with the load; at low load a delivery goes at once (no timer adds latency).
  * Gitea's answer waits for the commit only: the stored row is the queue of record, and the second
- * stage relays it to BullMQ off the request path. Redis refusing it sets the row back to `received`;
- * a process dying before the relay leaves a `queued` row without a job; recovery queues both, under
+ * stage relays it to BullMQ off the request path (a worker adds the delivery jobs). Redis refusing it
+ * sets the row back to `received`; a process dying before the relay, or a relay job lost with
+ * Redis, leaves a `queued` row without a job; recovery queues both, under
  * the delivery's id as job id, so nothing is lost or doubled. A failure to store rejects the whole
  * batch: none of it was kept, each sender gets 503.
  */
@@ -40,8 +41,8 @@ export class DeliveryIntake {
   async submit(delivery: NewDelivery): Promise<IntakeOutcome> {
     if (!(await this.inserts.submit(delivery))) return 'duplicate';
     if (delivery.ignoredReason !== undefined) return 'ignored';
-    // Not awaited: enqueue settles every failure itself (the row goes back to `received` for recovery).
-    void this.queue.enqueue(delivery.id).catch(() => undefined);
+    // Not awaited: relay settles every failure itself (the row goes back to `received` for recovery).
+    void this.queue.relay(delivery.id).catch(() => undefined);
     return 'received';
   }
 }
