@@ -1,6 +1,7 @@
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { acquireLock, jobOwner, lockKeys, waitTurn, type HeldLock } from '../src/queue/lock.js';
 import { FINISHED_STATUSES, type DeliveryEnd, type DeliveryRow, type DeliveryStatus } from '../src/webhooks/deliveries.js';
+import type { DeliveryJobData } from '../src/webhooks/delivery-queue.js';
 import { handleDelivery, type DeliveryDeps } from './lib/delivery-handling.js';
 import type { JobDefinition } from './types.js';
 
@@ -62,42 +63,46 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock,
  * at the next delivery and leaves the job delayed, for the next worker; a holder that dies keeps
  * its job, which BullMQ runs again once the worker's hold on it lapses.
  */
-export const webhookDelivery: JobDefinition<{ deliveryId: string }> = {
+/**
+ * Takes the key and drains it, again while more came after each look; or leaves the key to the
+ * job that holds it. `own`: the job's own delivery, read before (null when its key was known).
+ */
+async function holdAndDrain(job: Job, token: string | undefined, deps: DeliveryDeps, orderingKey: string, own: DeliveryRow | null, stopping?: AbortSignal) {
+  const key = lockKeys.ordering(deps.redisPrefix, orderingKey);
+  for (; ; own = null) {
+    const lock = await acquireLock(deps.redis, key, jobOwner(job));
+    if (!lock) return { status: 'left to the key holder', orderingKey };
+    let drained: Drained;
+    try {
+      drained = await drainKey(deps, orderingKey, lock, own, stopping);
+    } finally {
+      await lock.release();
+    }
+    if (drained.next === 'retry') throw await waitTurn(job, token, Math.max(0, drained.at - Date.now()));
+    // Its worker is closing (or the hold lapsed): the job waits in the delayed set for whoever runs next.
+    if (drained.next === 'continue') throw await waitTurn(job, token, 0);
+    // Stored after the last look, with a job that found the key taken: this job drains again at
+    // once (handing on through BullMQ's delayed set could leave it waiting for a worker's poll).
+    const more = await deps.deliveries.pendingOfKey(orderingKey, 0, 1);
+    if (!more.length) return { status: 'drained', orderingKey };
+  }
+}
+
+export const webhookDelivery: JobDefinition<DeliveryJobData> = {
   queue: 'webhooks',
   name: 'delivery',
   async process(job, deps: DeliveryDeps, token, stopping) {
     const { deliveryId } = job.data;
+    // Named by the relay: most jobs of a busy key find it held and end here, without a query.
+    if (job.data.orderingKey) return holdAndDrain(job, token, deps, job.data.orderingKey, null, stopping);
     const d = await deps.deliveries.get(deliveryId);
     if (!d) throw new UnrecoverableError(`delivery ${deliveryId} is not stored`);
     if (ended(d.status)) return { status: d.status, skipped: true };
+    if (d.ordering_key) return holdAndDrain(job, token, deps, d.ordering_key, d, stopping);
     const retryIn = (at: number) => waitTurn(job, token, Math.max(0, at - Date.now()));
-
-    const orderingKey = d.ordering_key;
-    if (!orderingKey) {
-      if (d.retry_at && d.retry_at.getTime() > Date.now()) throw await retryIn(d.retry_at.getTime());
-      const handled = await handleDelivery(deps, d, (end) => deps.deliveries.finishMany([end]));
-      if (!handled.ended) throw await retryIn(handled.retryAt.getTime());
-      return { status: 'handled' };
-    }
-
-    const key = lockKeys.ordering(deps.redisPrefix, orderingKey);
-    for (let own: DeliveryRow | null = d; ; own = null) {
-      const lock = await acquireLock(deps.redis, key, jobOwner(job));
-      if (!lock) return { status: 'left to the key holder', orderingKey };
-      let drained: Drained;
-      try {
-        drained = await drainKey(deps, orderingKey, lock, own, stopping);
-      } finally {
-        await lock.release();
-      }
-      if (drained.next === 'retry') throw await retryIn(drained.at);
-      // Its worker is closing (or the hold lapsed): the job waits in the delayed set for whoever runs next.
-      if (drained.next === 'continue') throw await retryIn(0);
-      // Stored after the last look, with a job that found the key taken: this job drains again at
-      // once (handing on through BullMQ's delayed set could leave it waiting for a worker's poll).
-      const more = await deps.deliveries.pendingOfKey(orderingKey, 0, 1);
-      if (!more.length) break;
-    }
-    return { status: 'drained', orderingKey };
+    if (d.retry_at && d.retry_at.getTime() > Date.now()) throw await retryIn(d.retry_at.getTime());
+    const handled = await handleDelivery(deps, d, (end) => deps.deliveries.finishMany([end]));
+    if (!handled.ended) throw await retryIn(handled.retryAt.getTime());
+    return { status: 'handled' };
   },
 };

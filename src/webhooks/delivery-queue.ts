@@ -12,6 +12,18 @@ export const WEBHOOK_RETRY_BASE_MS = 1000;
 const ADD_TIMEOUT_MS = 2000;
 
 const JOB_NAME = 'delivery';
+/** A delivery's job: its id, and its ordering key when the relay knew it (then the job needs no read to find its key held). */
+export interface DeliveryJobData {
+  deliveryId: string;
+  orderingKey?: string;
+}
+
+/** A delivery the relay is given: its id, and its ordering key (null: none). */
+export interface RelayedDelivery {
+  id: string;
+  orderingKey: string | null;
+}
+
 /** The job that turns a batch of stored deliveries into their delivery jobs (jobs/webhook-relay.ts). */
 export const RELAY_JOB = 'relay';
 const RELAY_OPTIONS: JobsOptions = {
@@ -32,13 +44,13 @@ const JOB_OPTIONS: JobsOptions = {
  * class (so its option defaults and normalising apply), then copied per delivery. Building a Job
  * object per delivery was a third of ingest's queueing time.
  */
-function deliveryJobs(queue: Queue): (deliveryId: string, timestamp: number) => JobJson {
+function deliveryJobs(queue: Queue): (delivery: RelayedDelivery, timestamp: number) => JobJson {
   const template = new Job(queue, JOB_NAME, { deliveryId: '' }, { ...JOB_OPTIONS, jobId: 'template' }, 'template').asJSON();
-  return (deliveryId, timestamp) => ({
+  return ({ id, orderingKey }, timestamp) => ({
     ...template,
-    id: deliveryId,
-    data: JSON.stringify({ deliveryId }),
-    opts: { ...template.opts, jobId: deliveryId },
+    id,
+    data: JSON.stringify(orderingKey ? ({ deliveryId: id, orderingKey } satisfies DeliveryJobData) : ({ deliveryId: id } satisfies DeliveryJobData)),
+    opts: { ...template.opts, jobId: id },
     timestamp,
   });
 }
@@ -51,16 +63,16 @@ function deliveryJobs(queue: Queue): (deliveryId: string, timestamp: number) => 
  */
 export class DeliveryQueue {
   /** Ingest's second stage: the deliveries stored while the last relay job was being added share the next one. */
-  private readonly relays: Coalescer<string, boolean>;
+  private readonly relays: Coalescer<RelayedDelivery, boolean>;
   /** Replays and recovery: deliveries queued together share one round trip. */
   private readonly adds: Coalescer<string, boolean>;
-  private jobOf?: (deliveryId: string, timestamp: number) => JobJson;
+  private jobOf?: (delivery: RelayedDelivery, timestamp: number) => JobJson;
 
   constructor(private readonly deps: { queues: Queues; deliveries: DeliveryStore; log: Logger }) {
     const batches = { maxInFlight: 1, maxBatch: 200 };
-    this.relays = new Coalescer(async (ids) => {
-      const queued = await this.relayMany(ids);
-      return ids.map(() => queued);
+    this.relays = new Coalescer(async (deliveries) => {
+      const queued = await this.relayMany(deliveries);
+      return deliveries.map(() => queued);
     }, batches);
     this.adds = new Coalescer(async (ids) => {
       const queued = await this.enqueueMany(ids);
@@ -79,19 +91,20 @@ export class DeliveryQueue {
    * then pays one small Redis write per batch instead of a job per delivery. True when the relay
    * job was added; false when Redis is unreachable (the delivery is `received`, for recovery).
    */
-  relay(deliveryId: string): Promise<boolean> {
-    return this.relays.submit(deliveryId);
+  relay(delivery: RelayedDelivery): Promise<boolean> {
+    return this.relays.submit(delivery);
   }
 
-  private async relayMany(ids: string[]): Promise<boolean> {
+  private async relayMany(deliveries: RelayedDelivery[]): Promise<boolean> {
     try {
       const queue = this.deps.queues.get('webhooks');
       // Named after its first delivery, which no other relay job carries (a delivery is stored once).
-      await withTimeout(queue.add(RELAY_JOB, { deliveryIds: ids }, { ...RELAY_OPTIONS, jobId: `relay-${ids[0]}` }), ADD_TIMEOUT_MS, 'queue webhooks (Redis)');
+      const job = queue.add(RELAY_JOB, { deliveries }, { ...RELAY_OPTIONS, jobId: `relay-${deliveries[0].id}` });
+      await withTimeout(job, ADD_TIMEOUT_MS, 'queue webhooks (Redis)');
       return true;
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message, count: ids.length }, 'deliveries stored but not queued; recovery will queue them');
-      await this.deps.deliveries.markReceived(ids).catch(() => undefined);
+      this.deps.log.warn({ err: (err as Error).message, count: deliveries.length }, 'deliveries stored but not queued; recovery will queue them');
+      await this.deps.deliveries.markReceived(deliveries.map((d) => d.id)).catch(() => undefined);
       return false;
     }
   }
@@ -100,21 +113,22 @@ export class DeliveryQueue {
    * Queues deliveries in one Redis round trip. False when Redis refused them: they are then set
    * back to `received`, and recovery queues them once Redis is back.
    */
-  async enqueueMany(ids: string[]): Promise<boolean> {
+  async enqueueMany(ids: Array<string | RelayedDelivery>): Promise<boolean> {
     if (!ids.length) return true;
+    const deliveries = ids.map((d) => (typeof d === 'string' ? { id: d, orderingKey: null } : d));
     try {
       const queue = this.deps.queues.get('webhooks');
       this.jobOf ??= deliveryJobs(queue);
       const now = Date.now();
       await withTimeout(
-        queue.backend.addJobs(ids.map((id) => ({ jobId: id, job: this.jobOf!(id, now) }))),
+        queue.backend.addJobs(deliveries.map((d) => ({ jobId: d.id, job: this.jobOf!(d, now) }))),
         ADD_TIMEOUT_MS,
         'queue webhooks (Redis)',
       );
       return true;
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, count: ids.length }, 'deliveries stored but not queued; recovery will queue them');
-      await this.deps.deliveries.markReceived(ids).catch(() => undefined);
+      await this.deps.deliveries.markReceived(deliveries.map((d) => d.id)).catch(() => undefined);
       return false;
     }
   }

@@ -42,7 +42,7 @@ export class DeliveryIntake {
     if (!(await this.inserts.submit(delivery))) return 'duplicate';
     if (delivery.ignoredReason !== undefined) return 'ignored';
     // Not awaited: relay settles every failure itself (the row goes back to `received` for recovery).
-    void this.queue.relay(delivery.id).catch(() => undefined);
+    void this.queue.relay({ id: delivery.id, orderingKey: delivery.orderingKey }).catch(() => undefined);
     return 'received';
   }
 }
