@@ -2,12 +2,11 @@ import { createHmac } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { expect } from 'chai';
-import nock from 'nock';
 import { HANDLED_EVENT_TYPES, isHandledEventType } from '../../src/gitea/events.js';
 import { parsePayload } from '../../src/gitea/payloads.js';
 import { createProject, createTask, eventually, startTestService, TEST_API_TOKEN, type TestService } from '../support/service.js';
 import { giteaDelivery, giteaJson, loadGiteaFixture, TEST_WEBHOOK_SECRET } from '../support/gitea-delivery.js';
-import { fakeGitea, GITEA_URL } from '../support/fake-gitea.js';
+import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import {
   deepJson,
   deepValue,
@@ -542,6 +541,7 @@ function violation(o: Outcome): string | null {
 describe('fuzz: bad input', function () {
   this.timeout(120_000);
   let svc: TestService;
+  let gitea: GiteaServer;
   let gen: Generator;
   let warmHeap = 0;
   const accepted = new Set<string>();
@@ -589,14 +589,12 @@ describe('fuzz: bad input', function () {
     started = Date.now();
     process.on('unhandledRejection', onCrash);
     process.on('uncaughtException', onCrash);
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    const gitea = fakeGitea();
+    gitea = await startGiteaServer();
     gitea.setPermission('alice', 'write');
     gitea.setPermission('bob', 'write');
     gitea.setPermission('mallory', 'read');
     svc = await startTestService(
-      { WEBHOOK_MAX_BYTES: String(MAX_BYTES), GITEA_URL, GITEA_TOKEN: 'gitea-token', GITEA_BOT_LOGIN: 'aiworker-bot' },
+      { WEBHOOK_MAX_BYTES: String(MAX_BYTES), ...gitea.env() },
       { gitea: { retries: 0, timeoutMs: 2000 } },
     );
     const project = await createProject(svc, { argocdApplication: 'webapp-staging', argocdProductionApplication: 'webapp-prod' });
@@ -621,8 +619,7 @@ describe('fuzz: bad input', function () {
   after(async () => {
     await svc?.cleanup();
     keepAlive.destroy();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    await gitea?.close();
     process.off('unhandledRejection', onCrash);
     process.off('uncaughtException', onCrash);
   });

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import nock from 'nock';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { fakeGitea, GITEA_URL, type FakeGitea } from '../support/fake-gitea.js';
+import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import { callTool, startMcpHarness, toolError, type McpHarness } from '../support/mcp-harness.js';
 import { setTaskColumns } from '../support/task-rows.js';
 
@@ -13,23 +12,20 @@ import { setTaskColumns } from '../support/task-rows.js';
 describe('MCP comments: a repeated call posts nothing more', function () {
   this.timeout(60_000);
   let h: McpHarness;
-  let gitea: FakeGitea;
+  let gitea: GiteaServer;
   let project: any;
   let agent: Client;
   let nextPr = 300;
 
   before(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1/);
-    gitea = fakeGitea('acme/webapp');
-    h = await startMcpHarness({ GITEA_URL, GITEA_TOKEN: 'gitea-token' });
+    gitea = await startGiteaServer();
+    h = await startMcpHarness(gitea.env());
     project = (await h.api('POST', '/api/projects', { name: 'Web app', repo: 'acme/webapp' })).body;
     agent = await h.connect((await h.createAgent('carol')).token);
   });
   after(async () => {
     await h?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    await gitea?.close();
   });
   beforeEach(() => gitea.reset());
 

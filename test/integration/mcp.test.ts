@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
-import nock from 'nock';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Redis } from 'ioredis';
@@ -11,48 +10,12 @@ import { AGENT_LIVENESS, livenessEveryMs, scheduleAgentLiveness } from '../../jo
 import type { KubeCluster } from '../../src/k8s/cluster.js';
 import { createLogger } from '../../src/log.js';
 import { eventually, REDIS_URL } from '../support/service.js';
-import { callTool, GITEA_TOKEN, GITEA_URL, startMcpHarness, toolError, type McpHarness } from '../support/mcp-harness.js';
-import { giteaBranch as branchShape } from '../support/gitea-shapes.js';
+import { callTool, startMcpHarness, toolError, type McpHarness } from '../support/mcp-harness.js';
+import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
+import { MAIN_SHA } from '../support/gitea-repo.js';
 import { setTaskColumns } from '../support/task-rows.js';
 
 const SNAPSHOT = new URL('./snapshots/mcp-tools.json', import.meta.url);
-
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/gitea/${name}.json`, import.meta.url), 'utf8')).payload;
-
-/** Gitea's own response shapes (swagger definitions Branch, PullRequest, Comment), from the fixtures' objects (the Branch via support/gitea-shapes.ts). */
-function giteaBranch(name: string) {
-  return branchShape(name, fixture('push.task-branch').head_commit);
-}
-
-function giteaPull(index: number, head: string, base: string, body: string) {
-  const pr = structuredClone(fixture('pull_request.opened').pull_request);
-  Object.assign(pr, {
-    id: 9000 + index,
-    number: index,
-    body,
-    url: `${GITEA_URL}/acme/webapp/pulls/${index}`,
-    html_url: `${GITEA_URL}/acme/webapp/pulls/${index}`,
-    diff_url: `${GITEA_URL}/acme/webapp/pulls/${index}.diff`,
-    patch_url: `${GITEA_URL}/acme/webapp/pulls/${index}.patch`,
-  });
-  Object.assign(pr.head, { label: head, ref: head });
-  Object.assign(pr.base, { label: base, ref: base });
-  return pr;
-}
-
-function giteaComment(id: number, index: number, body: string) {
-  const c = structuredClone(fixture('issue_comment.pr').comment);
-  return Object.assign(c, {
-    id,
-    body,
-    html_url: `${GITEA_URL}/acme/webapp/pulls/${index}#issuecomment-${id}`,
-    pull_request_url: `${GITEA_URL}/acme/webapp/pulls/${index}`,
-  });
-}
-
-const notFound = { errors: null, message: "The target couldn't be found.", url: `${GITEA_URL}/api/swagger` };
-
-const gitea = () => nock(GITEA_URL, { reqheaders: { authorization: `token ${GITEA_TOKEN}` } });
 
 /** The tool list as clients see it, in the form the snapshot keeps. */
 async function toolSchemas(client: Client) {
@@ -77,6 +40,7 @@ describe('MCP server', function () {
   let bob: { id: number; token: string };
   let a: Client;
   let b: Client;
+  let gitea: GiteaServer;
 
   const newTask = async (title = 'Add login', projectId = project.id) =>
     (await h.api('POST', '/api/tasks', { projectId, title })).body;
@@ -93,9 +57,8 @@ describe('MCP server', function () {
   };
 
   before(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1/);
-    h = await startMcpHarness();
+    gitea = await startGiteaServer();
+    h = await startMcpHarness(gitea.env());
     project = (await h.api('POST', '/api/projects', { name: 'Web app', repo: 'acme/webapp' })).body;
     alice = await h.createAgent('alice');
     bob = await h.createAgent('bob');
@@ -105,14 +68,7 @@ describe('MCP server', function () {
 
   after(async () => {
     await h?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
-
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(pending, 'Gitea calls expected but not made').to.deep.equal([]);
+    await gitea?.close();
   });
 
   describe('transport and auth', () => {
@@ -343,22 +299,20 @@ describe('MCP server', function () {
   describe('questions', () => {
     it('ask_user_question moves the task to needs_input, posts the question on the PR and stores the comment id', async () => {
       const task = await claimed(a);
-      await setTaskColumns(h.svc.deps, task.id, { pr_number: 7, pr_url: `${GITEA_URL}/acme/webapp/pulls/7` });
+      await setTaskColumns(h.svc.deps, task.id, { pr_number: 7, pr_url: `${gitea.url}/acme/webapp/pulls/7` });
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
-      let posted = '';
-      gitea()
-        .post(`/api/v1/repos/${repo}/issues/7/comments`, (body) => ((posted = body.body), true))
-        .reply(201, (_uri, body: any) => giteaComment(5501, 7, body.body));
 
       const { questionId } = await callTool(a, 'ask_user_question', { taskId: task.id, question: 'Which OAuth provider?\nGoogle or GitHub?' });
       expect(questionId).to.be.a('number');
-      expect(posted).to.contain('> Which OAuth provider?\n> Google or GitHub?').and.contain('alice').and.contain(BOT_MARKER);
+      const posted = gitea.comments.filter((c) => c.repo === repo);
+      expect(posted.map((c) => c.index)).to.deep.equal([7]);
+      expect(posted[0]!.body).to.contain('> Which OAuth provider?\n> Google or GitHub?').and.contain('alice').and.contain(BOT_MARKER);
       const detail = await callTool(a, 'get_task', { taskId: task.id });
       expect(detail.state).to.equal('needs_input');
       expect(detail.questions).to.have.length(1);
       expect(detail.questions[0]).to.include({ id: questionId, question: 'Which OAuth provider?\nGoogle or GitHub?', answer: null });
       const row = await h.svc.db('task_questions').where({ id: questionId }).first();
-      expect(Number(row.gitea_comment_id)).to.equal(5501);
+      expect(Number(row.gitea_comment_id)).to.equal(posted[0]!.id);
       const events = (await h.api('GET', `/api/tasks/${task.id}/events`)).body.events;
       expect(events.map((e: any) => e.type)).to.include('task:needs_input');
       expect(await toolError(a, 'ask_user_question', { taskId: task.id, question: 'again?' })).to.match(/questions are asked while in_progress/);
@@ -368,7 +322,7 @@ describe('MCP server', function () {
       const task = await claimed(a);
       await setTaskColumns(h.svc.deps, task.id, { issue_number: 31 });
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
-      gitea().post(`/api/v1/repos/${repo}/issues/31/comments`).reply(500, { message: 'database is locked', url: `${GITEA_URL}/api/swagger` });
+      gitea.repo(repo).script('POST /issues/31/comments', [500, { message: 'database is locked', url: `${gitea.url}/api/swagger` }]);
       const { questionId } = await callTool(a, 'ask_user_question', { taskId: task.id, question: 'Ship it?' });
       const row = await h.svc.db('task_questions').where({ id: questionId }).first();
       expect(row.gitea_comment_id).to.equal(null);
@@ -413,18 +367,8 @@ describe('MCP server', function () {
     it('create_branch makes the staging branch from the default one, then task-<id>-<slug> from staging, and links it', async () => {
       const task = await claimed(a, 'Add login page!');
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
-      const path = `/api/v1/repos/${repo}`;
       const branch = `task-${task.id}-add-login-page`;
-      const created: any[] = [];
-      gitea()
-        .get(`${path}/branches/staging`)
-        .reply(404, notFound)
-        .post(`${path}/branches`, (body) => (created.push(body), body.new_branch_name === 'staging'))
-        .reply(201, giteaBranch('staging'))
-        .get(`${path}/branches/${branch}`)
-        .reply(404, notFound)
-        .post(`${path}/branches`, (body) => (created.push(body), body.new_branch_name === branch))
-        .reply(201, giteaBranch(branch));
+      const created = gitea.repo(repo).createdBranches;
       expect(await callTool(a, 'create_branch', { taskId: task.id })).to.deep.equal({ branch });
       expect(created).to.deep.equal([
         { new_branch_name: 'staging', old_ref_name: 'main' },
@@ -433,8 +377,8 @@ describe('MCP server', function () {
       expect((await callTool(a, 'get_task', { taskId: task.id })).branch).to.equal(branch);
 
       // Again: both branches exist, nothing is created.
-      gitea().get(`${path}/branches/staging`).reply(200, giteaBranch('staging')).get(`${path}/branches/${branch}`).reply(200, giteaBranch(branch));
       expect(await callTool(a, 'create_branch', { taskId: task.id })).to.deep.equal({ branch });
+      expect(created).to.have.length(2);
       expect(await toolError(a, 'create_branch', { taskId: task.id, slug: 'something else' })).to.match(
         new RegExp(`already has the branch ${branch}`),
       );
@@ -444,14 +388,9 @@ describe('MCP server', function () {
       const task = await claimed(a);
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       const branch = `task-${task.id}-fix-the-header-layout`;
-      gitea()
-        .get(`/api/v1/repos/${repo}/branches/staging`)
-        .reply(200, giteaBranch('staging'))
-        .get(`/api/v1/repos/${repo}/branches/${branch}`)
-        .reply(404, notFound)
-        .post(`/api/v1/repos/${repo}/branches`, { new_branch_name: branch, old_ref_name: 'staging' })
-        .reply(201, giteaBranch(branch));
+      gitea.repo(repo).branches.set('staging', MAIN_SHA);
       expect(await callTool(a, 'create_branch', { taskId: task.id, slug: 'Fix the header layout' })).to.deep.equal({ branch });
+      expect(gitea.repo(repo).createdBranches).to.deep.equal([{ new_branch_name: branch, old_ref_name: 'staging' }]);
       expect(await toolError(b, 'create_branch', { taskId: task.id })).to.match(/assigned to agent/);
     });
 
@@ -462,26 +401,27 @@ describe('MCP server', function () {
       const branch = `task-${task.id}-add-login`;
       await setTaskColumns(h.svc.deps, task.id, { branch });
       const expectedBody = `Adds the login page.\n\nTask: ${task.id}`;
-      gitea()
-        .post(`/api/v1/repos/${repo}/pulls`, { head: branch, base: 'staging', title: 'Add login', body: expectedBody })
-        .reply(201, giteaPull(12, branch, 'staging', expectedBody));
+      const fake = gitea.repo(repo);
+      fake.branches.set('staging', MAIN_SHA);
+      fake.branches.set(branch, 'b7'.repeat(20));
       const pr = await callTool(a, 'create_pr', { taskId: task.id, title: 'Add login', body: 'Adds the login page.' });
-      expect(pr).to.deep.equal({ prNumber: 12, prUrl: `${GITEA_URL}/acme/webapp/pulls/12` });
-      expect(await callTool(a, 'get_task', { taskId: task.id })).to.include({ prNumber: 12, prUrl: pr.prUrl });
+      expect(fake.createdPulls).to.deep.equal([{ head: branch, base: 'staging', title: 'Add login', body: expectedBody }]);
+      const opened = [...fake.pulls.values()];
+      expect(opened.map((p) => [p.head.ref, p.base.ref, p.body])).to.deep.equal([[branch, 'staging', expectedBody]]);
+      expect(pr).to.deep.equal({ prNumber: opened[0]!.number, prUrl: `${gitea.url}/${repo}/pulls/${opened[0]!.number}` });
+      expect(await callTool(a, 'get_task', { taskId: task.id })).to.include({ prNumber: pr.prNumber, prUrl: pr.prUrl });
 
-      gitea()
-        .post(`/api/v1/repos/${repo}/pulls`)
-        .reply(409, { message: 'pull request already exists for these targets', url: `${GITEA_URL}/api/swagger` })
-        .get(`/api/v1/repos/${repo}/pulls/staging/${branch}`)
-        .reply(200, giteaPull(12, branch, 'staging', expectedBody));
+      // Gitea refuses a second PR from the same head to the same base (409); the open one is found and returned.
       expect(await callTool(a, 'create_pr', { taskId: task.id, title: 'Add login' })).to.deep.equal(pr);
+      expect(fake.createdPulls).to.have.length(2);
+      expect(fake.pulls.size).to.equal(1);
     });
 
     it('create_pr passes Gitea’s refusal on as a tool error', async () => {
       const task = await claimed(a);
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       await setTaskColumns(h.svc.deps, task.id, { branch: `task-${task.id}-x` });
-      gitea().post(`/api/v1/repos/${repo}/pulls`).reply(422, { message: 'branch does not exist', url: `${GITEA_URL}/api/swagger` });
+      gitea.repo(repo).script('POST /pulls', [422, { message: 'branch does not exist', url: `${gitea.url}/api/swagger` }]);
       expect(await toolError(a, 'create_pr', { taskId: task.id, title: 'X', body: `Task: ${task.id}` })).to.match(/422/).and.match(/branch does not exist/);
     });
 
@@ -490,16 +430,12 @@ describe('MCP server', function () {
       const { repo } = (await h.api('GET', `/api/projects/${task.projectId}`)).body;
       expect(await toolError(a, 'add_comment', { taskId: task.id, body: 'hello' })).to.match(/neither a pull request nor an issue/);
       await setTaskColumns(h.svc.deps, task.id, { pr_number: 21 });
-      let posted = '';
-      gitea()
-        // Any call may repeat one whose answer was lost: the comment is looked for before it is posted.
-        .get(`/api/v1/repos/${repo}/issues/21/comments`)
-        .query(true)
-        .reply(200, [], { 'X-Total-Count': '0' })
-        .post(`/api/v1/repos/${repo}/issues/21/comments`, (body) => ((posted = body.body), true))
-        .reply(201, (_uri, body: any) => giteaComment(7788, 21, body.body));
-      expect(await callTool(a, 'add_comment', { taskId: task.id, body: 'Ready for review.' })).to.deep.equal({ commentId: 7788 });
-      expect(posted).to.contain('Ready for review.').and.contain('alice').and.contain(BOT_MARKER);
+      const { commentId } = await callTool(a, 'add_comment', { taskId: task.id, body: 'Ready for review.' });
+      const posted = gitea.comments.filter((c) => c.repo === repo);
+      expect(posted.map((c) => [c.index, c.id])).to.deep.equal([[21, commentId]]);
+      // Any call may repeat one whose answer was lost: the comment is looked for before it is posted.
+      expect(gitea.requests.filter((r) => r.path === `/api/v1/repos/${repo}/issues/21/comments`).map((r) => r.method)).to.deep.equal(['GET', 'POST']);
+      expect(posted[0]!.body).to.contain('Ready for review.').and.contain('alice').and.contain(BOT_MARKER);
     });
 
     it('without Gitea, branch, PR and comment tools say Gitea is not configured', async () => {

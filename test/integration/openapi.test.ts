@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import nock from 'nock';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { openApiPath, registeredRoutes } from '../../src/http/openapi.js';
 import { createTask, eventually, moveTask, startTestService, TEST_API_TOKEN, type TestService } from '../support/service.js';
 import { giteaDelivery } from '../support/gitea-delivery.js';
-import { fakeGitea, GITEA_URL } from '../support/fake-gitea.js';
-import { startGiteaServer } from '../support/gitea-server.js';
+import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import { signIn, startConsoleService } from '../support/console.js';
 
 /** Routes the document must describe: the REST API and Gitea's webhook endpoint. */
@@ -14,6 +12,7 @@ const described = (path: string) => path.startsWith('/api/') || path === '/webho
 
 describe('GET /api/openapi.json', function () {
   let svc: TestService;
+  let gitea: GiteaServer;
   let doc: any;
   let ajv: Ajv2020;
   const validators = new Map<string, ValidateFunction>();
@@ -21,10 +20,8 @@ describe('GET /api/openapi.json', function () {
   const checked = new Set<string>();
 
   before(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    fakeGitea();
-    svc = await startTestService({ GITEA_URL, GITEA_TOKEN: 'gitea-token', GITEA_BOT_LOGIN: 'aiworker-bot', PUBLIC_URL: 'https://aiworker.example.com' });
+    gitea = await startGiteaServer();
+    svc = await startTestService({ ...gitea.env(), PUBLIC_URL: 'https://aiworker.example.com' });
     const res = await fetch(`${svc.url}/api/openapi.json`);
     expect(res.status, 'served without a token').to.equal(200);
     doc = await res.json();
@@ -35,8 +32,7 @@ describe('GET /api/openapi.json', function () {
   });
   after(async () => {
     await svc?.cleanup();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    await gitea?.close();
   });
 
   it('is OpenAPI 3.1 and describes every /api route and the webhook route, and nothing else', () => {
@@ -143,7 +139,6 @@ describe('GET /api/openapi.json', function () {
   });
 
   it("GET /api/me with a person's session answers as documented", async () => {
-    const gitea = await startGiteaServer();
     const consoleSvc = await startConsoleService(gitea);
     try {
       const alice = await signIn(consoleSvc.url, gitea, 'alice');
@@ -155,7 +150,6 @@ describe('GET /api/openapi.json', function () {
       expect(validatorFor('/api/me', 'get', withToken.status)!(withToken.body)).to.equal(true);
     } finally {
       await consoleSvc.cleanup();
-      await gitea.close();
     }
   });
 

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import nock from 'nock';
 import { createLogger } from '../../src/log.js';
 import { HANDLED_EVENT_TYPES } from '../../src/gitea/events.js';
 import { WebhookRegistrar } from '../../src/projects/webhook.js';
 import { Redis } from 'ioredis';
 import { REDIS_URL, startTestService, type TestService } from '../support/service.js';
-import { fakeGitea, GITEA_URL, type FakeGitea } from '../support/fake-gitea.js';
+import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import type { StoredHook } from '../support/gitea-hooks.js';
 
 const PUBLIC_URL = 'https://aiworker.example.com';
@@ -19,29 +18,26 @@ const delivers = (hook: StoredHook, eventType: string) =>
 
 describe('Gitea webhook registration', function () {
   let svc: TestService;
-  let gitea: FakeGitea;
+  let gitea: GiteaServer;
   let logs = '';
 
   before(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    gitea = fakeGitea();
+    gitea = await startGiteaServer();
     const sink = new Writable({ write: (chunk, _enc, done) => ((logs += String(chunk)), done()) });
     svc = await startTestService(
-      { GITEA_URL, GITEA_TOKEN: 'gitea-token', GITEA_BOT_LOGIN: 'aiworker-bot', PUBLIC_URL, GITEA_WEBHOOK_SECRET: `${SECRET},older-secret` },
+      { ...gitea.env(), PUBLIC_URL, GITEA_WEBHOOK_SECRET: `${SECRET},older-secret` },
       { log: createLogger('debug', sink), gitea: { retries: 0 } },
     );
   });
   after(async () => {
     await svc?.cleanup();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    await gitea?.close();
   });
 
   /** The one hook of the repository, checked field by field against what aiworker needs. */
   function expectOneCorrectHook(): StoredHook {
-    expect(gitea.hooks.hooks.filter((h) => h.url === HOOK_URL), 'hooks to aiworker').to.have.length(1);
-    const hook = gitea.hooks.hooks.find((h) => h.url === HOOK_URL)!;
+    expect(gitea.repo().hooks.hooks.filter((h) => h.url === HOOK_URL), 'hooks to aiworker').to.have.length(1);
+    const hook = gitea.repo().hooks.hooks.find((h) => h.url === HOOK_URL)!;
     expect(hook).to.include({ type: 'gitea', contentType: 'json', secret: SECRET, active: true, branchFilter: '*' });
     for (const type of HANDLED_EVENT_TYPES) expect(delivers(hook, type), `Gitea delivers ${type}`).to.equal(true);
     return hook;
@@ -55,27 +51,27 @@ describe('Gitea webhook registration', function () {
     project = res.body;
     const hook = expectOneCorrectHook();
     expect(project.webhook).to.deep.equal({ id: hook.id, url: HOOK_URL, events: [...hook.events], active: true });
-    const created = gitea.hooks.calls.find((c) => c.method === 'POST')!.body as any;
+    const created = gitea.repo().hooks.calls.find((c) => c.method === 'POST')!.body as any;
     expect(created).to.deep.include({ type: 'gitea', active: true, branch_filter: '*' });
     expect(created.config).to.deep.equal({ url: HOOK_URL, content_type: 'json', secret: SECRET });
     expect(created.events).to.include.members(['create', 'push', 'pull_request', 'issues', 'issue_comment']);
   });
 
   it('a second call rewrites the same hook (PATCH with the full set) and never adds one', async () => {
-    const before = gitea.hooks.hooks[0]!.id;
-    gitea.hooks.calls.length = 0;
+    const before = gitea.repo().hooks.hooks[0]!.id;
+    gitea.repo().hooks.calls.length = 0;
     const res = await repair(project.id);
     expect(res.status).to.equal(200);
     expect(res.body).to.deep.include({ id: before, url: HOOK_URL, active: true });
-    expect(gitea.hooks.calls.map((c) => c.method)).to.deep.equal(['GET', 'PATCH']);
-    const patched = gitea.hooks.calls[1]!.body as any;
+    expect(gitea.repo().hooks.calls.map((c) => c.method)).to.deep.equal(['GET', 'PATCH']);
+    const patched = gitea.repo().hooks.calls[1]!.body as any;
     expect(patched).to.deep.include({ active: true, branch_filter: '*' });
     expect(patched.config).to.deep.equal({ url: HOOK_URL, content_type: 'json', secret: SECRET });
     expectOneCorrectHook();
   });
 
   it('repairs a hook whose events, filter, activity or secret were edited by hand', async () => {
-    const hook = gitea.hooks.hooks[0]!;
+    const hook = gitea.repo().hooks.hooks[0]!;
     Object.assign(hook, { events: new Set(['push']), active: false, branchFilter: 'main', secret: 'typed-by-hand' });
     const res = await repair(project.id);
     expect(res.body).to.include({ id: hook.id, active: true });
@@ -83,7 +79,7 @@ describe('Gitea webhook registration', function () {
   });
 
   it('creates the hook again when it was deleted', async () => {
-    gitea.hooks.hooks.length = 0;
+    gitea.repo().hooks.hooks.length = 0;
     const res = await repair(project.id);
     expect(res.status).to.equal(200);
     const hook = expectOneCorrectHook();
@@ -91,24 +87,24 @@ describe('Gitea webhook registration', function () {
   });
 
   it('keeps the oldest of several hooks to its URL, removes the others, and leaves other hooks alone', async () => {
-    const oldest = gitea.hooks.hooks[0]!;
-    gitea.hooks.add({ url: `${HOOK_URL}/` });
-    gitea.hooks.add({ url: HOOK_URL, type: 'slack' });
-    const ci = gitea.hooks.add({ url: 'https://ci.example.com/hook' });
+    const oldest = gitea.repo().hooks.hooks[0]!;
+    gitea.repo().hooks.add({ url: `${HOOK_URL}/` });
+    gitea.repo().hooks.add({ url: HOOK_URL, type: 'slack' });
+    const ci = gitea.repo().hooks.add({ url: 'https://ci.example.com/hook' });
     expect((await repair(project.id)).body.id).to.equal(oldest.id);
     expect(expectOneCorrectHook().id).to.equal(oldest.id);
-    expect(gitea.hooks.hooks.map((h) => h.id)).to.deep.equal([oldest.id, ci.id]);
+    expect(gitea.repo().hooks.hooks.map((h) => h.id)).to.deep.equal([oldest.id, ci.id]);
   });
 
   it('repairs started at once still leave exactly one hook', async () => {
-    gitea.hooks.hooks.length = 0;
+    gitea.repo().hooks.hooks.length = 0;
     const answers = await Promise.all([repair(project.id), repair(project.id), repair(project.id)]);
     const hook = expectOneCorrectHook();
     for (const res of answers) expect(res.body.id).to.equal(hook.id);
   });
 
   it('a repository whose bot is not an admin: the project is created, webhook.error says why', async () => {
-    const locked = fakeGitea('acme/locked');
+    const locked = gitea.repo('acme/locked');
     locked.hooks.refuse = 403;
     const res = await svc.api('POST', '/api/projects', { name: 'Locked', repo: 'acme/locked' });
     expect(res.status).to.equal(201);

@@ -5,10 +5,6 @@ import { AnswerWaiter } from '../../src/mcp/answers.js';
 import type { McpDeps } from '../../src/mcp/server.js';
 import { REDIS_URL, startTestService, TEST_API_TOKEN, type TestService } from './service.js';
 
-/** The Gitea the fixtures name; tests answer it with nock. */
-export const GITEA_URL = 'https://gitea.example.com';
-export const GITEA_TOKEN = 'gitea-test-token';
-
 export interface McpHarness {
   svc: TestService;
   /** Serves /mcp and the REST routes the MCP tests use (projects, tasks, agents). */
@@ -21,9 +17,12 @@ export interface McpHarness {
   close(): Promise<void>;
 }
 
-/** A test service (own MySQL database and Redis prefix) with Gitea at GITEA_URL, for MCP clients. */
+/**
+ * A test service (own MySQL database and Redis prefix) for MCP clients; Gitea is the one `env`
+ * names (a GiteaServer's `env()`), or none.
+ */
 export async function startMcpHarness(env: Record<string, string> = {}): Promise<McpHarness> {
-  const svc = await startTestService({ GITEA_URL, GITEA_TOKEN, ...env }, { gitea: { retries: 0, timeoutMs: 2000 } });
+  const svc = await startTestService(env, { gitea: { retries: 0, timeoutMs: 2000 } });
   const url = svc.url!;
   const answers = new AnswerWaiter({ redisUrl: REDIS_URL, prefix: svc.config.redisPrefix, log: svc.log });
   const deps: McpDeps = { ...svc.deps, answers };
