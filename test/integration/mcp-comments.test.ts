@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
-import { callTool, startMcpHarness, toolError, type McpHarness } from '../support/mcp-harness.js';
+import type { GiteaServer } from '../support/gitea-server.js';
+import { agentService, callTool, toolError, type McpHarness } from '../support/mcp-harness.js';
 import { setTaskColumns } from '../support/task-rows.js';
 
 /**
@@ -17,17 +17,8 @@ describe('MCP comments: a repeated call posts nothing more', function () {
   let agent: Client;
   let nextPr = 300;
 
-  before(async () => {
-    gitea = await startGiteaServer();
-    h = await startMcpHarness(gitea.env());
-    project = (await h.api('POST', '/api/projects', { name: 'Web app', repo: 'acme/webapp' })).body;
-    agent = await h.connect((await h.createAgent('carol')).token);
-  });
-  after(async () => {
-    await h?.close();
-    await gitea?.close();
-  });
-  beforeEach(() => gitea.reset());
+  const stand = agentService('carol', { resetGitea: true });
+  before(() => ({ h, gitea, project, agent } = stand));
 
   /** A task the agent holds, with a pull request. */
   async function heldTask(): Promise<{ id: number; pr: number }> {

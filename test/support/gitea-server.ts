@@ -110,12 +110,12 @@ export class GiteaServer extends LocalStandIn {
   }
 
   /**
-   * An open PR from `branch` into staging whose head is `headSha`, as `GET …/pulls/{index}` answers
-   * it (what a preview deploy asks before deploying); call again when its head moves.
+   * An open PR of `repo` from `branch` into staging whose head is `headSha`, as `GET …/pulls/{index}`
+   * answers it (what a preview deploy asks before deploying); call again when its head moves.
    */
-  openPull(index: number, headSha: string, branch = 'task-1-add-login'): void {
-    const pull = giteaPull(this.url, { number: index, head: branch, headSha, base: 'staging', baseSha: 'd'.repeat(40) });
-    this.pulls.set(index, { ...pull, updated_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+  openPull(index: number, headSha: string, branch = 'task-1-add-login', repo = DEFAULT_REPO): void {
+    const pull = giteaPull(this.url, { number: index, head: branch, headSha, base: 'staging', baseSha: 'd'.repeat(40), repo });
+    this.repo(repo).pulls.set(index, { ...pull, updated_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
   }
 
   /** What the settings of a service using this Gitea are. */

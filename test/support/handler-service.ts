@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { TaskState } from '../../src/tasks/states.js';
 import { giteaDelivery, type DeliveryOptions } from './gitea-delivery.js';
 import { startGiteaServer, type GiteaServer } from './gitea-server.js';
-import { createProject, moveTask, startTestService, type TestService } from './service.js';
+import { createProject, createTask, moveTask, startTestService, type TestService } from './service.js';
 
 /** What a handler's tests share: the service, its stand-in Gitea, the project, and ways to deliver. */
 export interface HandlerService {
@@ -15,6 +15,10 @@ export interface HandlerService {
   task(id: number): Promise<any>;
   /** Moves a task through these states, each as whoever may make that move. */
   setState(id: number, ...states: string[]): Promise<void>;
+  /** A new task whose pull request `prNumber` was opened (the delivery handled), then moved through `states`. */
+  prTask(prNumber: number, ...states: string[]): Promise<any>;
+  /** A prTask in `states`, then `fixture` delivered about its PR: the task, the delivery, and the task after it. */
+  prEvent(prNumber: number, states: string[], fixture: string, mutate?: (p: any) => void): Promise<{ t: any; delivered: { status: string; id: string }; after: any }>;
   /** Every deploy job queued so far, as `name:taskId` (or `name:environment` for syncs). */
   deployJobs(): Promise<string[]>;
 }
@@ -48,6 +52,17 @@ export function handlerService(project: Record<string, unknown> = { argocdApplic
   };
   h.task = async (id) => (await h.svc.api('GET', `/api/tasks/${id}`)).body;
   h.setState = (id, ...states) => moveTask(h.svc, id, ...(states as TaskState[]));
+  h.prTask = async (prNumber, ...states) => {
+    const t = await createTask(h.svc, h.project.id);
+    await h.send('pull_request.opened', { taskId: t.id, prNumber });
+    await h.setState(t.id, ...states);
+    return t;
+  };
+  h.prEvent = async (prNumber, states, fixture, mutate) => {
+    const t = await h.prTask(prNumber, ...states);
+    const delivered = await h.send(fixture, { taskId: t.id, prNumber, mutate });
+    return { t, delivered, after: await h.task(t.id) };
+  };
   h.deployJobs = async () =>
     (await h.svc.queues.get('deploy').getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).map((j) => `${j.name}:${j.data.taskId ?? j.data.environment}`);
   return h;

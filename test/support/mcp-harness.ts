@@ -4,6 +4,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { AnswerWaiter } from '../../src/mcp/answers.js';
 import type { McpDeps } from '../../src/mcp/server.js';
 import { REDIS_URL, startTestService, TEST_API_TOKEN, type TestService } from './service.js';
+import { startGiteaServer, type GiteaServer } from './gitea-server.js';
 
 export interface McpHarness {
   svc: TestService;
@@ -62,6 +63,34 @@ export async function startMcpHarness(env: Record<string, string> = {}): Promise
       await svc.cleanup();
     },
   };
+}
+
+/** An agent at work: the MCP harness on the stand-in Gitea, the acme/webapp project, the agent's client. */
+export interface AgentService {
+  h: McpHarness;
+  gitea: GiteaServer;
+  project: any;
+  agent: Client;
+}
+
+/**
+ * Registers the hooks of a describe block in which one agent (`agentName`) works on acme/webapp
+ * against the stand-in Gitea; with `resetGitea`, Gitea forgets what it was sent before each test.
+ */
+export function agentService(agentName: string, opts: { resetGitea?: boolean } = {}): AgentService {
+  const a = {} as AgentService;
+  before(async () => {
+    a.gitea = await startGiteaServer();
+    a.h = await startMcpHarness(a.gitea.env());
+    a.project = (await a.h.api('POST', '/api/projects', { name: 'Web app', repo: 'acme/webapp' })).body;
+    a.agent = await a.h.connect((await a.h.createAgent(agentName)).token);
+  });
+  after(async () => {
+    await a.h?.close();
+    await a.gitea?.close();
+  });
+  if (opts.resetGitea) beforeEach(() => a.gitea.reset());
+  return a;
 }
 
 /** Calls a tool; returns its structured result, or throws with the tool error's text. */

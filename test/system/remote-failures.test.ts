@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Job } from 'bullmq';
-import { createKubeCluster } from '../../src/k8s/cluster.js';
 import { giteaDelivery } from '../support/gitea-delivery.js';
 import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
-import { startKubeApiServer, type KubeApiServer } from '../support/kube-api-server.js';
+import type { KubeApiServer } from '../support/kube-api-server.js';
+import { loopbackStack } from '../support/loopback-stack.js';
 import { createProject, createTask, eventually, startTestService, type TestService } from '../support/service.js';
 
 const PR = 7;
@@ -20,24 +20,12 @@ async function eventsOf(svc: TestService, taskId: number): Promise<Array<{ type:
 
 describe('system: Kubernetes API failing', function () {
   this.timeout(60_000);
+  // Backoff 20 ms, doubling: the five attempts take a fraction of a second instead of half a minute.
+  const stack = loopbackStack({ jobBackoffMs: 20, gitea: { retries: 1, retryBaseMs: 10 } });
   let kube: KubeApiServer;
   let gitea: GiteaServer;
   let svc: TestService;
-
-  before(async () => {
-    kube = await startKubeApiServer();
-    gitea = await startGiteaServer();
-    svc = await startTestService(
-      { ...gitea.env(), PREVIEW_DOMAIN: 'preview.example.com' },
-      // Backoff 20 ms, doubling: the five attempts take a fraction of a second instead of half a minute.
-      { cluster: createKubeCluster({ kubeConfig: kube.kubeConfig() }), jobBackoffMs: 20, gitea: { retries: 1, retryBaseMs: 10 } },
-    );
-  });
-  after(async () => {
-    await svc?.cleanup();
-    await gitea?.close();
-    await kube?.close();
-  });
+  before(() => ({ kube, gitea, svc } = stack));
 
   it('retries a preview deploy, then fails it clearly — status, comment, task kept where it was — and deploys once the API is back', async () => {
     const project = await createProject(svc, { previewImage: 'registry.example.com/acme/webapp' });
@@ -156,7 +144,7 @@ describe('system: Gitea API failing during a command', function () {
     const opened = giteaDelivery('pull_request.opened', { taskId: task.id, prNumber: PR, mutate: (p) => (p.repository.full_name = 'acme/second') });
     await svc.deliver(opened);
     expect(await svc.settled(opened.id)).to.equal('processed');
-    gitea.openPull(PR, opened.payload.pull_request.head.sha, `task-${task.id}-add-login`);
+    gitea.openPull(PR, opened.payload.pull_request.head.sha, `task-${task.id}-add-login`, 'acme/second');
     gitea.setPermission('bob', 'write');
     const before = gitea.comments.length;
 

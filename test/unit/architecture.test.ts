@@ -102,6 +102,22 @@ describe('architecture', () => {
     expect(long.map(([f, n]) => `${f}: ${n}`)).to.deep.equal([]);
   });
 
+  it('tests each handler in one file named after it (test/integration/handlers/), and each job file there names a job', () => {
+    const names = (dir: string, suffix: string) => readdirSync(join(ROOT, dir)).filter((n) => n.endsWith(suffix)).map((n) => n.slice(0, -suffix.length));
+    const handlers = names('handlers', '.ts').filter((n) => !['index', 'types'].includes(n));
+    expect(names('test/integration/handlers', '.test.ts')).to.have.members(handlers);
+    expect(handlers).to.have.length.above(5);
+    expect(names('jobs', '.ts')).to.include.members(names('test/integration/jobs', '.test.ts'));
+  });
+
+  it('answers Gitea in tests with the one stand-in (test/support/gitea-server.ts); nock reaches Gitea only in the client\'s own unit test', () => {
+    const giteaPaths = /\/api\/v1\/(repos|user|version)|\/login\/oauth\//;
+    const offenders = filesUnder('test')
+      .filter((f) => f !== 'test/unit/gitea-client.test.ts' && /from 'nock'/.test(read(f)))
+      .filter((f) => giteaPaths.test(read(f)));
+    expect(offenders).to.deep.equal([]);
+  });
+
   it('keeps tests by layer: unit, integration or system, none loose in test/', () => {
     const loose = readdirSync(join(ROOT, 'test')).filter((name) => name.endsWith('.test.ts'));
     expect(loose, 'move them to test/unit/ (no MariaDB, Redis or processes) or test/integration/').to.deep.equal([]);

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { createTask } from '../../support/service.js';
 import { commentBy, handlerService } from '../../support/handler-service.js';
 import { loadGiteaFixture } from '../../support/gitea-delivery.js';
 import { giteaPull } from '../../support/gitea-shapes.js';
@@ -11,10 +10,8 @@ describe('issue_comment, pull_request_comment and review summaries: comment comm
   const openPull = (taskId: number, n: number) =>
     h.gitea.pulls.set(n, giteaPull(h.gitea.url, { number: n, head: `task-${taskId}-add-login`, headSha: loadGiteaFixture('pull_request.opened').payload.pull_request.head.sha, base: 'staging', baseSha: 'a'.repeat(40) }));
   async function prTask(n: number, ...states: string[]) {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: n });
+    const t = await h.prTask(n, ...states);
     openPull(t.id, n);
-    await h.setState(t.id, ...states);
     return t;
   }
 
@@ -62,10 +59,7 @@ describe('issue_comment, pull_request_comment and review summaries: comment comm
   });
 
   it('a refused transition is answered with the reason', async () => {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: 44 });
-    openPull(t.id, 44);
-    await h.setState(t.id, 'in_progress', 'needs_input');
+    const t = await prTask(44, 'in_progress', 'needs_input');
     await h.send('issue_comment.pr', { taskId: t.id, prNumber: 44, mutate: commentBy('/approve') });
     expect((await h.task(t.id)).state).to.equal('needs_input');
     expect(h.gitea.comments[0].body).to.match(/refused.*needs_input/);

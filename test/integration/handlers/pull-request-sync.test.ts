@@ -16,9 +16,7 @@ describe('pull_request_sync: new commits on a PR (handlers/pull-request-sync.ts)
   });
 
   it('new commits on a ready_to_test PR take it back to in_progress', async () => {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: 24 });
-    await h.setState(t.id, 'ready_to_test');
+    const t = await h.prTask(24, 'ready_to_test');
     await h.send('pull_request.synchronized', { taskId: t.id, prNumber: 24, mutate: (p) => (p.pull_request.head.sha = 'c'.repeat(40)) });
     expect((await h.task(t.id)).state).to.equal('in_progress');
   });

@@ -28,9 +28,7 @@ describe('pull_request: opened, merged, closed (handlers/pull-request.ts)', func
   });
 
   it('merged into staging moves the task to staging and tears the preview down', async () => {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: 25 });
-    await h.setState(t.id, 'approved');
+    const t = await h.prTask(25, 'approved');
     expect((await h.send('pull_request.merged-staging', { taskId: t.id, prNumber: 25 })).status).to.equal('processed');
     expect((await h.task(t.id)).state).to.equal('staging');
     expect(await h.deployJobs()).to.include(`preview-teardown:${t.id}`);
@@ -54,16 +52,13 @@ describe('pull_request: opened, merged, closed (handlers/pull-request.ts)', func
   });
 
   it('a task PR merged straight into the default branch goes to production', async () => {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: 28 });
+    const t = await h.prTask(28);
     await h.send('pull_request.merged-staging', { taskId: t.id, prNumber: 28, mutate: (p) => (p.pull_request.base.ref = p.pull_request.base.label = 'main') });
     expect((await h.task(t.id)).state).to.equal('production');
   });
 
   it('closed without merge tears the preview down and sends the task back to in_progress', async () => {
-    const t = await createTask(h.svc, h.project.id);
-    await h.send('pull_request.opened', { taskId: t.id, prNumber: 29 });
-    await h.setState(t.id, 'ready_to_test');
+    const t = await h.prTask(29, 'ready_to_test');
     expect((await h.send('pull_request.closed', { taskId: t.id, prNumber: 29 })).status).to.equal('processed');
     expect((await h.task(t.id)).state).to.equal('in_progress');
     expect(await h.deployJobs()).to.include(`preview-teardown:${t.id}`);

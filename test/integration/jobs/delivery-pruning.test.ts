@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { DELIVERY_PRUNING, scheduleDeliveryPruning } from '../../jobs/delivery-pruning.js';
-import { giteaDelivery } from '../support/gitea-delivery.js';
-import { createProject, eventually, startTestService, type TestService } from '../support/service.js';
+import { DELIVERY_PRUNING, scheduleDeliveryPruning } from '../../../jobs/delivery-pruning.js';
+import { giteaDelivery } from '../../support/gitea-delivery.js';
+import { createProject, eventually, startTestService, type TestService } from '../../support/service.js';
 
-describe('pruning old webhook deliveries', function () {
+describe('delivery-pruning: old webhook deliveries pruned (jobs/delivery-pruning.ts)', function () {
   this.timeout(60_000);
   let svc: TestService;
 
@@ -63,7 +63,7 @@ describe('pruning old webhook deliveries', function () {
   });
 
   it('refuses a retention that is not a whole number of days from 1', async () => {
-    const { loadConfig } = await import('../../src/config.js');
+    const { loadConfig } = await import('../../../src/config.js');
     expect(() => loadConfig({ DELIVERY_RETENTION_DAYS: '0' })).to.throw(/DELIVERY_RETENTION_DAYS/);
     expect(loadConfig({}).deliveryRetentionDays).to.equal(30);
   });

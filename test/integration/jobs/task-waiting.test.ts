@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { taskWaitingChannel } from '../../jobs/task-waiting.js';
-import { giteaDelivery } from '../support/gitea-delivery.js';
-import { createProject, createTask, eventually, REDIS_URL, startTestService, type TestService } from '../support/service.js';
+import { taskWaitingChannel } from '../../../jobs/task-waiting.js';
+import { giteaDelivery } from '../../support/gitea-delivery.js';
+import { createProject, createTask, eventually, REDIS_URL, startTestService, type TestService } from '../../support/service.js';
 
-describe('tasks waiting are announced to agents', function () {
+describe('task-waiting: tasks waiting are announced to agents (jobs/task-waiting.ts)', function () {
   this.timeout(30_000);
   let svc: TestService;
   let subscriber: Redis;

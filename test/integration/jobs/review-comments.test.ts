@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { giteaDelivery, loadGiteaFixture, type DeliveryOptions } from '../support/gitea-delivery.js';
-import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
-import { giteaUser } from '../support/gitea-shapes.js';
-import { callTool, startMcpHarness, type McpHarness } from '../support/mcp-harness.js';
-import { eventually, moveTask } from '../support/service.js';
+import { giteaDelivery, loadGiteaFixture, type DeliveryOptions } from '../../support/gitea-delivery.js';
+import type { GiteaServer } from '../../support/gitea-server.js';
+import { giteaUser } from '../../support/gitea-shapes.js';
+import { agentService, callTool, type McpHarness } from '../../support/mcp-harness.js';
+import { eventually, moveTask } from '../../support/service.js';
 
 const REJECTED = loadGiteaFixture('pull_request_review_rejected').payload;
 const REVIEW_TEXT: string = REJECTED.review.content;
@@ -15,7 +15,7 @@ const HEAD: string = REJECTED.pull_request.head.sha;
  * id nor its comments, so they are fetched (`…/pulls/{index}/reviews`, then `…/reviews/{id}/comments`)
  * and kept with the feedback that `get_task` and REST return.
  */
-describe('review comments reach the agent', function () {
+describe('review-comments: review comments reach the agent (jobs/review-comments.ts)', function () {
   this.timeout(60_000);
   let gitea: GiteaServer;
   let h: McpHarness;
@@ -24,16 +24,8 @@ describe('review comments reach the agent', function () {
   let nextPr = 80;
   let nextReview = 500;
 
-  before(async () => {
-    gitea = await startGiteaServer();
-    h = await startMcpHarness(gitea.env());
-    project = (await h.api('POST', '/api/projects', { name: 'Web app', repo: 'acme/webapp' })).body;
-    agent = await h.connect((await h.createAgent('agent-7')).token);
-  });
-  after(async () => {
-    await h?.close();
-    await gitea?.close();
-  });
+  const stand = agentService('agent-7');
+  before(() => ({ h, gitea, project, agent } = stand));
 
   /** swagger PullReview. */
   const review = (id: number, pr: number, login: string, state: string, body: string, comments: number) => ({
