@@ -64,9 +64,9 @@ export function mcpRoutes(deps: McpDeps, opts: { hosts: HostRule; maxBodyBytes?:
       return;
     }
 
-    // A client that goes away aborts what its call waits on, as closing the SDK's transport would.
     const call = directToolCall(message, ctx.req.headers);
     if (call) {
+      // A client that goes away aborts what its call waits on, as closing the SDK's transport would.
       const aborts = new AbortController();
       ctx.res.once('close', () => aborts.abort());
       const result = await callTool(agent, call.name, call.args, aborts.signal);
