@@ -22,7 +22,7 @@ export async function convergeBranchHead(
   push: { before: string | null; after: string; actor: string },
 ): Promise<BranchHead> {
   const change = { actor: push.actor, deliveryId: ctx.id, link: { branch } };
-  const outcome = await deps.tasks.recordPush(task.id, push.before, push.after, change);
+  const outcome = await deps.tasks.recordPush(task, push.before, push.after, change);
   if (!outcome.outOfSequence) return { ...outcome, note: null };
   if (!deps.gitea) return { ...(await deps.tasks.recordHead(task.id, push.after, change)), note: null };
   const current = (await deps.gitea.getBranch(ctx.project.owner, ctx.project.repoName, branch))?.commit.id ?? null;

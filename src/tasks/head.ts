@@ -1,6 +1,7 @@
 import type { Tx } from './unit-of-work.js';
 import { conflict } from '../errors.js';
 import type { Task, TaskRow } from './model.js';
+import { TASK_STATES } from './states.js';
 import type { TaskWriter, TaskColumns } from './writer.js';
 
 export interface HeadChange {
@@ -34,6 +35,9 @@ function isLate(row: TaskRow, prUpdatedAt: Date | null | undefined): boolean {
 function missingLinks(row: TaskRow, change: HeadChange): TaskColumns {
   return Object.fromEntries(Object.entries(change.link ?? {}).filter(([key]) => row[key as keyof TaskRow] === null));
 }
+
+/** States in which new commits only write columns (applyHead moves the others). */
+const COMMITS_ONLY_WRITE = TASK_STATES.filter((state) => state !== 'approved' && state !== 'ready_to_test' && state !== 'backlog');
 
 async function applyHead(writer: TaskWriter, tx: Tx, row: TaskRow, sha: string, change: HeadChange): Promise<HeadOutcome> {
   if (isLate(row, change.prUpdatedAt)) {
@@ -102,8 +106,22 @@ export interface PushOutcome extends HeadOutcome {
  * (a push before it is still to be delivered). A push carries no time to tell which, so nothing but
  * missing links is written, and the caller asks Gitea for the branch's head.
  */
-export function recordPush(writer: TaskWriter, taskId: number, before: string | null, after: string, change: HeadChange): Promise<PushOutcome> {
-  return writer.withTask(taskId, async (tx, row) => {
+export async function recordPush(
+  writer: TaskWriter,
+  task: { id: number; projectId: number },
+  before: string | null,
+  after: string,
+  change: HeadChange,
+): Promise<PushOutcome> {
+  // The usual push, the next commit of a task being worked on: one conditional write, no lock.
+  // Where the head moved meanwhile, or new commits move the task (applyHead), the locked path decides.
+  if (before !== null && before !== after) {
+    const next = { columns: { head_sha: before }, states: COMMITS_ONLY_WRITE };
+    if (await writer.writeColumnsIf(task, next, { ...change.link, head_sha: after })) {
+      return { moved: false, changedHead: true, late: false, outOfSequence: false };
+    }
+  }
+  return writer.withTask(task.id, async (tx, row) => {
     if (row.head_sha === null || row.head_sha === before || row.head_sha === after) {
       return { ...(await applyHead(writer, tx, row, after, change)), outOfSequence: false };
     }

@@ -202,8 +202,8 @@ export class TaskService extends TaskReads {
   }
 
   /** A push (or a branch created, `before` null) on the task's branch: see src/tasks/head.ts. */
-  recordPush(taskId: number, before: string | null, after: string, change: HeadChange): Promise<PushOutcome> {
-    return recordPush(this.writer, taskId, before, after, change);
+  recordPush(task: Pick<Task, 'id' | 'projectId'>, before: string | null, after: string, change: HeadChange): Promise<PushOutcome> {
+    return recordPush(this.writer, task, before, after, change);
   }
 
   /** An approval of the task at its pull request's current head, recorded first if new: see src/tasks/head.ts. */

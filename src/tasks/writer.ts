@@ -57,6 +57,24 @@ export class TaskWriter {
     return row;
   }
 
+  /**
+   * Writes columns that are not the state, in one statement without a lock, when the row still
+   * holds `expected` and its state is one of `states`; true when it did (then nothing else needs
+   * deciding: the caller checked what the write means for those states). Nothing is published.
+   */
+  async writeColumnsIf(
+    task: { id: number; projectId: number },
+    expected: { columns: TaskColumns; states: readonly TaskState[] },
+    columns: TaskColumns,
+  ): Promise<boolean> {
+    const written = await this.uow.db('tasks')
+      .where({ id: task.id, ...expected.columns })
+      .whereIn('state', expected.states)
+      .update({ ...columns, updated_at: new Date() });
+    if (written) await this.uow.cache.bump([gens.task(task.id), gens.taskList(task.projectId)]);
+    return written > 0;
+  }
+
   /** Writes columns that are not the state; nothing is published. */
   async writeColumns(tx: Tx, row: TaskRow, columns: TaskColumns): Promise<void> {
     if (!Object.keys(columns).length) return;
