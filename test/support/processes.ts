@@ -116,6 +116,16 @@ export class ServiceProcess {
     return proc;
   }
 
+  /** A REST call with the test API token to this (`serve`) process; the status and the parsed answer. */
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TEST_API_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
   /** SIGKILL: the process dies holding whatever it held. */
   async kill(): Promise<void> {
     if (!this.running) return;
@@ -134,6 +144,18 @@ export class ServiceProcess {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * A web process and a worker on the state `name`, with `extra` settings and a 2 s job lock (a dead
+ * worker's jobs are taken over within seconds); returned once the worker serves `queue`.
+ */
+export async function startWebAndWorker(name: string, extra: Record<string, string>, queue: string): Promise<{ env: Record<string, string>; web: ServiceProcess; worker: ServiceProcess }> {
+  const env = processEnv(name, { ...extra, JOB_LOCK_SECONDS: '2' });
+  const web = await ServiceProcess.start('serve', env);
+  const worker = await ServiceProcess.start('worker', env);
+  await waitForWorkers(name, queue, 1);
+  return { env, web, worker };
 }
 
 /** Stops every process (graceful first, SIGKILL after graceMs), all at once; never throws. */

@@ -3,8 +3,8 @@ import type { Knex } from 'knex';
 import { createDb } from '../../src/db/connect.js';
 import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import { giteaPull } from '../support/gitea-shapes.js';
-import { processEnv, ServiceProcess, stopAll, waitForWorkers, withOutputOf } from '../support/processes.js';
-import { dropTestState, eventually, TEST_API_TOKEN, uniqueName } from '../support/service.js';
+import { ServiceProcess, startWebAndWorker, stopAll, withOutputOf } from '../support/processes.js';
+import { dropTestState, eventually, uniqueName } from '../support/service.js';
 
 const MYSQL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const STAGING_SHA = '5a'.repeat(20);
@@ -34,14 +34,7 @@ describe('system: conflict and promotion comments once while the worker posting 
   let kills = 0;
   let nextPr = 30;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${procs[0]!.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TEST_API_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const api = (method: string, path: string, body?: unknown) => procs[0]!.api(method, path, body);
 
   /** The worker dies holding the job; a fresh one takes its place (and the job, once its lock lapses). */
   async function killWorker(): Promise<void> {
@@ -62,12 +55,9 @@ describe('system: conflict and promotion comments once while the worker posting 
 
   before(async () => {
     gitea = await startGiteaServer();
-    // A 2 s job lock: a dead worker's job is taken over within seconds.
-    env = processEnv(name, { ...gitea.env(), JOB_LOCK_SECONDS: '2' });
-    procs.push(await ServiceProcess.start('serve', env));
-    worker = await ServiceProcess.start('worker', env);
-    procs.push(worker);
-    await waitForWorkers(name, 'merge', 1);
+    const started = await startWebAndWorker(name, gitea.env(), 'merge');
+    ({ env, worker } = started);
+    procs.push(started.web, worker);
     db = createDb(`${MYSQL}/aiworker_test_${name}`);
     gitea.branches.set('staging', STAGING_SHA);
     gitea.branches.set('main', MAIN_SHA);

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../../src/db/connect.js';
 import { giteaDelivery, type Delivery } from '../support/gitea-delivery.js';
 import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
-import { processEnv, ServiceProcess, stopAll, waitForWorkers, withOutputOf } from '../support/processes.js';
+import { ServiceProcess, startWebAndWorker, stopAll, withOutputOf } from '../support/processes.js';
 import { dropTestState, eventually, TEST_API_TOKEN, uniqueName } from '../support/service.js';
 
 const MYSQL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -50,12 +50,9 @@ describe('system: exactly one reply per command while workers are killed mid-rep
 
   before(async () => {
     gitea = await startGiteaServer();
-    // A 2 s job lock: a dead worker's jobs are taken over within seconds.
-    env = processEnv(name, { ...gitea.env(), JOB_LOCK_SECONDS: '2' });
-    procs.push(await ServiceProcess.start('serve', env));
-    worker = await ServiceProcess.start('worker', env);
-    procs.push(worker);
-    await waitForWorkers(name, 'webhooks', 1);
+    const started = await startWebAndWorker(name, gitea.env(), 'webhooks');
+    ({ env, worker } = started);
+    procs.push(started.web, worker);
     db = createDb(`${MYSQL}/aiworker_test_${name}`);
   });
   after(async () => {

@@ -10,7 +10,7 @@ import { giteaDelivery } from '../support/gitea-delivery.js';
 import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api-server.js';
 import { processEnv, ServiceProcess, stopAll, waitForWorkers, withOutputOf } from '../support/processes.js';
-import { dropTestState, eventually, REDIS_URL, TEST_API_TOKEN, uniqueName } from '../support/service.js';
+import { dropTestState, eventually, REDIS_URL, uniqueName } from '../support/service.js';
 
 const MYSQL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const PR = 7;
@@ -27,14 +27,7 @@ describe('system: a worker killed mid-job', function () {
   let db: Knex;
   let env: Record<string, string>;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${procs[0]!.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TEST_API_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const api = (method: string, path: string, body?: unknown) => procs[0]!.api(method, path, body);
 
   before(async () => {
     kube = await startKubeApiServer();
