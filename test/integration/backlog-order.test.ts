@@ -72,7 +72,7 @@ describe('a backlog on one ordering key (one busy task branch), two workers', fu
     const outOfOrder = finished.findIndex((f, i) => f.id !== ids[i]);
     expect(outOfOrder, `first delivery finished out of order: #${outOfOrder}`).to.equal(-1);
     // Which worker held the key is theirs to settle: a holder drains while the key has work (a
-    // handover between workers mid-backlog is delivery-drain-stop.test.ts).
+    // handover between workers mid-backlog is in jobs/webhook-delivery.test.ts).
 
     const rows = await a.db('webhook_deliveries').where({ ordering_key: key }).select('status', 'attempts').count({ n: '*' }).groupBy('status', 'attempts').orderBy('status');
     expect(rows.map((r: any) => [r.status, r.attempts, Number(r.n)])).to.deep.equal([

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { DeliveryQueue } from '../../src/webhooks/delivery-queue.js';
-import type { DeliveryStore } from '../../src/webhooks/deliveries.js';
-import { orderingKey } from '../../src/webhooks/ordering-key.js';
-import { loadGiteaFixture } from '../support/gitea-delivery.js';
-import { dropTestState, eventually, startTestService, uniqueName, type TestService } from '../support/service.js';
+import { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
+import type { DeliveryStore } from '../../../src/webhooks/deliveries.js';
+import { orderingKey } from '../../../src/webhooks/ordering-key.js';
+import { loadGiteaFixture } from '../../support/gitea-delivery.js';
+import { dropTestState, eventually, startTestService, uniqueName, type TestService } from '../../support/service.js';
 
 const BACKLOG = 3000;
 
