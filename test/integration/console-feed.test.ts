@@ -1,44 +1,19 @@
 import { expect } from 'chai';
-import { io as connectClient, type Socket } from 'socket.io-client';
+import { connectFeed, refusedWith as refusedFeed, type FeedClient as Client, type FeedOptions } from '../support/feed-client.js';
 import { startGiteaServer, type GiteaServer } from '../support/gitea-server.js';
 import { asPerson, signIn, startConsoleService, type SignedIn } from '../support/console.js';
 import { eventually, TEST_FEED_TOKEN, type TestService } from '../support/service.js';
 
-interface Client {
-  socket: Socket;
-  events: Array<{ type: string; payload: Record<string, any> }>;
-}
-
 /** A feed client as the board's page is one: the session cookie rides on the handshake, no token. */
-function open(url: string, opts: { cookie?: string; token?: string; origin?: string }): Socket {
-  const extraHeaders: Record<string, string> = {};
-  if (opts.cookie) extraHeaders.cookie = opts.cookie;
-  if (opts.origin) extraHeaders.origin = opts.origin;
-  return connectClient(url, { auth: opts.token ? { token: opts.token } : {}, extraHeaders, transports: ['websocket'], reconnection: false, forceNew: true });
+function feedOptions(opts: { cookie?: string; token?: string; origin?: string }): FeedOptions {
+  const headers: Record<string, string> = {};
+  if (opts.cookie) headers.cookie = opts.cookie;
+  if (opts.origin) headers.origin = opts.origin;
+  return { auth: opts.token ? { token: opts.token } : {}, headers };
 }
 
-async function connect(url: string, opts: { cookie?: string; token?: string }): Promise<Client> {
-  const socket = open(url, opts);
-  const events: Client['events'] = [];
-  socket.onAny((type: string, payload: Record<string, any>) => events.push({ type, payload }));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return { socket, events };
-}
-
-async function refusedWith(url: string, opts: { cookie?: string; token?: string; origin?: string }): Promise<string> {
-  const socket = open(url, opts);
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      socket.once('connect', () => reject(new Error('connected, but the handshake should be refused')));
-      socket.once('connect_error', (err) => resolve(err.message));
-    });
-  } finally {
-    socket.close();
-  }
-}
+const connect = (url: string, opts: { cookie?: string; token?: string }): Promise<Client> => connectFeed(url, feedOptions(opts));
+const refusedWith = (url: string, opts: { cookie?: string; token?: string; origin?: string }): Promise<string> => refusedFeed(url, feedOptions(opts));
 
 const ask = (c: Client, event: string, input: Record<string, unknown>): Promise<any> => c.socket.timeout(10_000).emitWithAck(event, input);
 

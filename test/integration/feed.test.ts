@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { io as connectClient, type Socket } from 'socket.io-client';
 import { appendEvent, eventsAfter } from '../../src/tasks/event-log.js';
 import {
   createProject,
@@ -14,46 +13,13 @@ import {
   uniqueName,
   type TestService,
 } from '../support/service.js';
+import { connectFeed, refusedWith as refusedFeed, type FeedClient as Client } from '../support/feed-client.js';
 
-interface Received {
-  type: string;
-  payload: Record<string, any>;
-}
-
-/** A feed client that records every event it gets, in arrival order. */
-interface Client {
-  socket: Socket;
-  events: Received[];
-  ids(): number[];
-}
-
-function openSocket(url: string, auth: Record<string, unknown> | undefined): Socket {
-  return connectClient(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-}
-
-async function connect(url: string, token: string = TEST_FEED_TOKEN): Promise<Client> {
-  const socket = openSocket(url, { token });
-  const events: Received[] = [];
-  socket.onAny((type: string, payload: Record<string, any>) => events.push({ type, payload }));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return { socket, events, ids: () => events.map((e) => e.payload.eventId as number) };
-}
+/** A feed client with the feed token (or another token). */
+const connect = (url: string, token: string = TEST_FEED_TOKEN): Promise<Client> => connectFeed(url, { auth: { token } });
 
 /** The message a refused handshake gets. */
-async function refusedWith(url: string, auth: Record<string, unknown> | undefined): Promise<string> {
-  const socket = openSocket(url, auth);
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      socket.once('connect', () => reject(new Error('connected, but the handshake should be refused')));
-      socket.once('connect_error', (err) => resolve(err.message));
-    });
-  } finally {
-    socket.close();
-  }
-}
+const refusedWith = (url: string, auth: Record<string, unknown> | undefined): Promise<string> => refusedFeed(url, { auth });
 
 const subscribe = (c: Client, input?: Record<string, unknown>): Promise<any> =>
   input === undefined ? c.socket.timeout(10_000).emitWithAck('subscribe') : c.socket.timeout(10_000).emitWithAck('subscribe', input);

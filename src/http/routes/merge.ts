@@ -7,7 +7,7 @@ import type { MergeRunStore } from '../../merges/runs.js';
 import type { ProjectService } from '../../projects/service.js';
 import type { JobScheduler } from '../../queue/scheduler.js';
 import type { TaskService } from '../../tasks/service.js';
-import { idParam } from './projects.js';
+import { idParam, permittedProject } from './projects.js';
 import { route } from '../openapi.js';
 import { jobQueued, mergeRun, page } from '../shapes.js';
 import { access } from '../../access/rights.js';
@@ -65,8 +65,7 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     answers: { 202: { description: 'the promotion is queued', body: jobQueued } },
     errors: [400, 404, 503],
   }, async (ctx) => {
-    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
-    await access(ctx).on(project.repo);
+    const project = await permittedProject(deps.projects, ctx);
     const jobId = await queued(() => deps.jobs.promote(project.id, access(ctx).actor));
     ctx.status = 202;
     ctx.body = { jobId };
@@ -79,8 +78,7 @@ export function mergeRoutes(deps: { tasks: TaskService; projects: ProjectService
     answers: { 200: { description: 'a page of merge runs', body: page('merges', mergeRun) } },
     errors: [400, 404],
   }, async (ctx) => {
-    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
-    await access(ctx).on(project.repo);
+    const project = await permittedProject(deps.projects, ctx);
     ctx.body = await deps.runs.list(project.id, validate(pageQuery, ctx.query, 'query'));
   });
 

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { validate } from '../validate.js';
 import { badRequest } from '../../errors.js';
@@ -33,6 +34,13 @@ const newProject = z.object({
 
 export const idParam = z.coerce.number().int().positive();
 
+/** The project the path's `:id` names, once the caller may act on it as the route requires (404, 403 otherwise). */
+export async function permittedProject(projects: Pick<ProjectService, 'get'>, ctx: Context): Promise<Project> {
+  const project = await projects.get(validate(idParam, ctx.params.id, 'project id'));
+  await access(ctx).on(project.repo);
+  return project;
+}
+
 /** A project as answered to a person carries what they may do on it (the board shows only what they may). */
 async function withPermissions(request: RequestAccess, project: Project) {
   return request.caller.kind === 'person' ? { ...project, permissions: await request.permissionsOn(project.repo) } : project;
@@ -63,8 +71,7 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     answers: { 200: { description: 'the webhook as Gitea now has it, or why it is not in place', body: webhookState } },
     errors: [400, 404],
   }, async (ctx) => {
-    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
-    await access(ctx).on(project.repo);
+    const project = await permittedProject(deps.projects, ctx);
     ctx.body = await deps.webhooks.ensure(project);
   });
   route(router, 'get', '/api/projects', {
@@ -89,8 +96,7 @@ export function projectRoutes(deps: { projects: ProjectService; webhooks: Pick<W
     answers: { 200: { description: 'the project', body: projectAnswer } },
     errors: [400, 404],
   }, async (ctx) => {
-    const project = await deps.projects.get(validate(idParam, ctx.params.id, 'project id'));
-    await access(ctx).on(project.repo);
+    const project = await permittedProject(deps.projects, ctx);
     ctx.body = await withPermissions(access(ctx), project);
   });
   return router;
