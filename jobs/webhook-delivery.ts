@@ -38,7 +38,6 @@ async function drainKey(deps: DeliveryDeps, orderingKey: string, lock: HeldLock,
       const rows = own && seqs.length === 1 && seqs[0] === Number(own.seq) ? [own] : await deps.deliveries.getBySeqs(seqs);
       for (const d of rows) {
         if (lock.lost || stopping?.aborted) return { next: 'continue' };
-        if (ended(d.status)) continue;
         // A delivery's later ones wait while it does: order before throughput.
         if (d.retry_at && d.retry_at.getTime() > Date.now()) return { next: 'retry', at: d.retry_at.getTime() };
         const handled = await handleDelivery(deps, d, record);

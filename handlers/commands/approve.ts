@@ -1,6 +1,5 @@
 import { conflict } from '../../src/errors.js';
-import { isGiteaStatus } from '../../src/gitea/client.js';
-import { giteaTime } from '../../src/gitea/time.js';
+import { openPullHead } from '../../src/gitea/pull-head.js';
 import type { Command, CommandContext } from './types.js';
 
 /**
@@ -11,15 +10,12 @@ import type { Command, CommandContext } from './types.js';
 async function currentHead({ task, project, index, isPull, deps }: CommandContext): Promise<{ sha: string; prNumber: number; updatedAt: Date | null } | null> {
   const prNumber = task.prNumber ?? (isPull ? index : null);
   if (prNumber === null || !deps.gitea) return null;
-  let pull;
-  try {
-    pull = await deps.gitea.getPull(project.owner, project.repoName, prNumber);
-  } catch (err) {
-    if (isGiteaStatus(err, 404)) throw conflict(`pull request #${prNumber} of task ${task.id} no longer exists`);
-    throw err;
+  const head = await openPullHead(deps.gitea, project, prNumber);
+  if ('gone' in head) {
+    const why = head.gone === 'no longer exists' ? head.gone : `${head.gone}: there is nothing to approve`;
+    throw conflict(`pull request #${prNumber} of task ${task.id} ${why}`);
   }
-  if (pull.state !== 'open') throw conflict(`pull request #${prNumber} of task ${task.id} is ${pull.merged ? 'merged' : 'closed'}: there is nothing to approve`);
-  return { sha: pull.head.sha, prNumber, updatedAt: giteaTime(pull.updated_at) };
+  return { ...head, prNumber };
 }
 
 export const approve: Command = {

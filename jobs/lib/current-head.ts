@@ -1,9 +1,8 @@
 import type { Job } from 'bullmq';
-import { isGiteaStatus } from '../../src/gitea/client.js';
+import { openPullHead } from '../../src/gitea/pull-head.js';
 import type { Logger } from '../../src/log.js';
 import type { Project } from '../../src/projects/service.js';
 import { isLastAttempt } from '../../src/queue/attempts.js';
-import { giteaTime } from '../../src/gitea/time.js';
 import type { Task } from '../../src/tasks/model.js';
 import type { JobDeps } from '../types.js';
 import { PREVIEW_ACTOR } from './preview.js';
@@ -19,19 +18,18 @@ export type HeadToDeploy = { sha: string } | { skip: string };
  */
 export async function headToDeploy(job: Job, deps: Pick<JobDeps, 'gitea' | 'tasks'>, task: Task & { prNumber: number; headSha: string }, project: Project, log: Logger): Promise<HeadToDeploy> {
   if (!deps.gitea) return { sha: task.headSha };
-  let pull;
+  let head;
   try {
-    pull = await deps.gitea.getPull(project.owner, project.repoName, task.prNumber);
+    head = await openPullHead(deps.gitea, project, task.prNumber);
   } catch (err) {
-    if (isGiteaStatus(err, 404)) return { skip: `pull request #${task.prNumber} no longer exists` };
     if (!isLastAttempt(job)) throw err;
     log.warn({ err: (err as Error).message }, "Gitea did not say the PR's head; deploying the recorded head");
     return { sha: task.headSha };
   }
-  if (pull.state !== 'open') return { skip: `pull request #${task.prNumber} is ${pull.merged ? 'merged' : 'closed'}` };
-  if (pull.head.sha !== task.headSha) {
-    log.info({ recorded: task.headSha, current: pull.head.sha }, "the PR's head moved on from the recorded one; recording and deploying Gitea's");
-    await deps.tasks.recordHead(task.id, pull.head.sha, { prUpdatedAt: giteaTime(pull.updated_at), actor: PREVIEW_ACTOR, deliveryId: null });
+  if ('gone' in head) return { skip: `pull request #${task.prNumber} ${head.gone}` };
+  if (head.sha !== task.headSha) {
+    log.info({ recorded: task.headSha, current: head.sha }, "the PR's head moved on from the recorded one; recording and deploying Gitea's");
+    await deps.tasks.recordHead(task.id, head.sha, { prUpdatedAt: head.updatedAt, actor: PREVIEW_ACTOR, deliveryId: null });
   }
-  return { sha: pull.head.sha };
+  return { sha: head.sha };
 }
